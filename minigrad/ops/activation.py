@@ -1,0 +1,109 @@
+"""Activation and normalisation ops: ReLU, leaky ReLU, softmax, log-softmax, dropout mask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad.autograd import Function
+from minigrad.backend import get_array_module
+
+
+class ReLU(Function):
+    """max(x, 0); gradient 0 at x = 0 (as PyTorch)."""
+
+    def forward(self, x: Any) -> Any:
+        self.out = get_array_module(x).maximum(x, 0)
+        return self.out
+
+    def backward(self, g: Any) -> Any:
+        return g * (self.out > 0)
+
+
+class LeakyReLU(Function):
+    """x for x > 0, else slope·x."""
+
+    def __init__(self, slope: float = 0.01) -> None:
+        self.slope = slope
+
+    def forward(self, x: Any) -> Any:
+        self.positive = x > 0
+        return get_array_module(x).where(self.positive, x, x * self.slope)
+
+    def backward(self, g: Any) -> Any:
+        return get_array_module(g).where(self.positive, g, g * self.slope)
+
+
+class Softmax(Function):
+    """exp(x_i) / Σ_j exp(x_j) along ``axis``, shifted by the max for stability."""
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        e = get_array_module(x).exp(x - x.max(axis=self.axis, keepdims=True))
+        self.out = e / e.sum(axis=self.axis, keepdims=True)
+        return self.out
+
+    def backward(self, g: Any) -> Any:
+        # J^T g = s * (g - <g, s>) for the softmax Jacobian diag(s) - s s^T.
+        return self.out * (g - (g * self.out).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """x_i − log Σ_j exp(x_j) along ``axis``."""
+
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x: Any) -> Any:
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        self.out = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        return self.out
+
+    def backward(self, g: Any) -> Any:
+        return g - get_array_module(g).exp(self.out) * g.sum(axis=self.axis, keepdims=True)
+
+
+class CrossEntropy(Function):
+    """Mean (or sum) over the batch of −log softmax(logits)[label], fused for stability and speed.
+
+    ``labels`` are integer class indices, a constant of the op; the caller checks their range.
+    """
+
+    def __init__(self, labels: Any, reduction: str = "mean") -> None:
+        self.labels, self.reduction = labels, reduction
+
+    def forward(self, logits: Any) -> Any:
+        xp = get_array_module(logits)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        exp = xp.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        self.probs = exp / total
+        self.rows = xp.arange(logits.shape[0])
+        nll = xp.log(total[:, 0]) - shifted[self.rows, self.labels]
+        return nll.mean() if self.reduction == "mean" else nll.sum()
+
+    def backward(self, g: Any) -> Any:
+        grad = self.probs.copy()
+        grad[self.rows, self.labels] -= 1  # each row indexed once: no duplicate-index hazard
+        scale = g / grad.shape[0] if self.reduction == "mean" else g
+        return grad * scale
+
+
+class Linear(Function):
+    """x @ wᵀ + b for x of shape (N, in), w (out, in), b (out,) — fused to save graph nodes."""
+
+    def forward(self, x: Any, w: Any, b: Any = None) -> Any:
+        self.x, self.w, self.has_bias = x, w, b is not None
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, ...]:
+        gx = g @ self.w if self.needs_input_grad[0] else None
+        gw = g.T @ self.x if self.needs_input_grad[1] else None
+        if not self.has_bias:
+            return gx, gw
+        return gx, gw, (g.sum(axis=0) if self.needs_input_grad[2] else None)

@@ -1,0 +1,240 @@
+"""Element-wise ops: arithmetic, powers, exp/log/sqrt, maximum/where, casts, matmul.
+
+Each backward returns gradients at the broadcast output shape; the engine sums them back to
+each input's shape. ``self.needs_input_grad`` lets an op skip gradients nobody asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minigrad.autograd import Function
+from minigrad.backend import get_array_module, unwrap
+
+
+class Add(Function):
+    """a + b."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        return a + b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        return g, g
+
+
+class Sub(Function):
+    """a − b."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        return a - b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """a · b."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        ga = g * self.b if self.needs_input_grad[0] else None
+        gb = g * self.a if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """a / b."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        ga = g / self.b if self.needs_input_grad[0] else None
+        gb = -g * self.a / (self.b * self.b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Neg(Function):
+    """−a."""
+
+    def forward(self, a: Any) -> Any:
+        return -a
+
+    def backward(self, g: Any) -> Any:
+        return -g
+
+
+class PowScalar(Function):
+    """a ** p for a constant exponent p."""
+
+    def __init__(self, exponent: float) -> None:
+        self.p = exponent
+
+    def forward(self, a: Any) -> Any:
+        self.a = a
+        return a**self.p
+
+    def backward(self, g: Any) -> Any:
+        return g * (self.p * self.a ** (self.p - 1))
+
+
+class Pow(Function):
+    """a ** b for tensors a > 0 (where b needs a gradient) and b."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        self.out = a**b
+        return self.out
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        xp = get_array_module(g)
+        ga = g * self.b * self.a ** (self.b - 1) if self.needs_input_grad[0] else None
+        gb = g * self.out * xp.log(self.a) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Exp(Function):
+    """e ** a."""
+
+    def forward(self, a: Any) -> Any:
+        self.out = get_array_module(a).exp(a)
+        return self.out
+
+    def backward(self, g: Any) -> Any:
+        return g * self.out
+
+
+class Log(Function):
+    """Natural logarithm."""
+
+    def forward(self, a: Any) -> Any:
+        self.a = a
+        return get_array_module(a).log(a)
+
+    def backward(self, g: Any) -> Any:
+        return g / self.a
+
+
+class Sqrt(Function):
+    """Square root."""
+
+    def forward(self, a: Any) -> Any:
+        self.out = get_array_module(a).sqrt(a)
+        return self.out
+
+    def backward(self, g: Any) -> Any:
+        return g / (2 * self.out)
+
+
+class Abs(Function):
+    """|a|, with gradient sign(a) (0 at 0)."""
+
+    def forward(self, a: Any) -> Any:
+        self.a = a
+        return abs(a)
+
+    def backward(self, g: Any) -> Any:
+        return g * get_array_module(g).sign(self.a)
+
+
+class Tanh(Function):
+    """Hyperbolic tangent."""
+
+    def forward(self, a: Any) -> Any:
+        self.out = get_array_module(a).tanh(a)
+        return self.out
+
+    def backward(self, g: Any) -> Any:
+        return g * (1 - self.out * self.out)
+
+
+class Sigmoid(Function):
+    """1 / (1 + e^−a), computed without overflow for large |a|."""
+
+    def forward(self, a: Any) -> Any:
+        xp = get_array_module(a)
+        e = xp.exp(-abs(a))  # e <= 1, so no overflow either way
+        self.out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        return self.out
+
+    def backward(self, g: Any) -> Any:
+        return g * self.out * (1 - self.out)
+
+
+class Maximum(Function):
+    """Element-wise max(a, b); at ties the gradient is split equally, as PyTorch does."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        return get_array_module(a).maximum(a, b)
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        share_a = (self.a > self.b) + 0.5 * (self.a == self.b)
+        ga = g * share_a if self.needs_input_grad[0] else None
+        gb = g * (1 - share_a) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Where(Function):
+    """``cond ? a : b`` with a constant boolean ``cond``."""
+
+    def __init__(self, cond: Any) -> None:
+        self.cond = unwrap(cond)
+
+    def forward(self, a: Any, b: Any) -> Any:
+        return get_array_module(a).where(self.cond, a, b)
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        xp = get_array_module(g)
+        ga = xp.where(self.cond, g, 0) if self.needs_input_grad[0] else None
+        gb = xp.where(self.cond, 0, g) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Cast(Function):
+    """Change dtype; the gradient is cast back to the input's dtype."""
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = dtype
+
+    def forward(self, a: Any) -> Any:
+        self.in_dtype = a.dtype
+        return a.astype(self.dtype)
+
+    def backward(self, g: Any) -> Any:
+        return g.astype(self.in_dtype)
+
+
+class MatMul(Function):
+    """Matrix product ``a @ b`` with NumPy's rules (1-d operands, batched leading dims)."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        a, b = self.a, self.b
+        # Promote 1-d operands to matrices so one formula serves every case, then undo it.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = g2[..., None, :]
+        if b.ndim == 1:
+            g2 = g2[..., None]
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = g2 @ b2.swapaxes(-1, -2)
+            ga = ga[..., 0, :] if a.ndim == 1 else ga
+            if ga.ndim > a.ndim:  # a was broadcast over b's batch dims
+                ga = ga.sum(axis=tuple(range(ga.ndim - a.ndim)))
+        if self.needs_input_grad[1]:
+            gb = a2.swapaxes(-1, -2) @ g2
+            gb = gb[..., 0] if b.ndim == 1 else gb
+            if gb.ndim > b.ndim:
+                gb = gb.sum(axis=tuple(range(gb.ndim - b.ndim)))
+        return ga, gb
