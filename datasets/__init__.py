@@ -1,0 +1,43 @@
+"""Datasets for minigrad: reading IDX files, MNIST and Fashion-MNIST, and mini-batching.
+
+This package owns the data side of training: :mod:`datasets.idx` parses the IDX file format,
+:mod:`datasets.mnist` finds, verifies (SHA-256 of the content) and caches MNIST (shipped with the
+project under ``datasets/data/mnist``) and Fashion-MNIST (from Debian's ``dataset-fashion-mnist``
+or a directory you give), and :mod:`datasets.loader` batches arrays reproducibly and moves batches
+to the device. It depends only on NumPy and :mod:`minigrad.backend`, never on the engine, and never
+downloads anything.
+"""
+
+from __future__ import annotations
+
+from .idx import IDXFormatError, read_idx, read_idx_bytes, read_idx_file_bytes
+from .loader import DataLoader, take
+from .mnist import (
+    CLASS_NAMES,
+    FASHION_MNIST_CLASS_NAMES,
+    FASHION_MNIST_SHA256,
+    MNIST_CLASS_NAMES,
+    MNIST_SHA256,
+    ChecksumError,
+    clear_cache,
+    fashion_mnist,
+    mnist,
+)
+
+__all__ = [
+    "CLASS_NAMES",
+    "FASHION_MNIST_CLASS_NAMES",
+    "FASHION_MNIST_SHA256",
+    "MNIST_CLASS_NAMES",
+    "MNIST_SHA256",
+    "ChecksumError",
+    "DataLoader",
+    "IDXFormatError",
+    "clear_cache",
+    "fashion_mnist",
+    "mnist",
+    "read_idx",
+    "read_idx_bytes",
+    "read_idx_file_bytes",
+    "take",
+]
