@@ -20,7 +20,23 @@ from layers.models import MLP, MODELS, CaffeLeNet, LeNet5
 from layers.module import Module
 
 __all__ = [
-    "MLP", "MODELS", "AvgPool2d", "CaffeLeNet", "Conv2d", "CrossEntropyLoss", "Dropout", "Flatten",
-    "GlobalAvgPool2d", "LeNet5", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module",
-    "ReLU", "Sequential", "Softmax",
+    "MLP",
+    "MODELS",
+    "AvgPool2d",
+    "CaffeLeNet",
+    "Conv2d",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Flatten",
+    "GlobalAvgPool2d",
+    "LeNet5",
+    "LeakyReLU",
+    "Linear",
+    "LogSoftmax",
+    "MSELoss",
+    "MaxPool2d",
+    "Module",
+    "ReLU",
+    "Sequential",
+    "Softmax",
 ]

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from layers.module import Module, as_tensor
 from minigrad import Parameter, Tensor
 from minigrad import functional as F
 from minigrad import random as mrandom
-from layers.module import Module, as_tensor
 
 IntPair = int | tuple[int, int]
 
@@ -47,8 +47,13 @@ class Conv2d(Module):
     """2-d convolution over (N, C, H, W) inputs, weight of shape (out, in, kh, kw)."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, kernel_size: IntPair, stride: IntPair = 1,
-        padding: IntPair = 0, bias: bool = True,
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: IntPair,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        bias: bool = True,
     ) -> None:
         kh, kw = F.pair(kernel_size, "kernel_size")
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -62,8 +67,10 @@ class Conv2d(Module):
         return F.conv2d(as_tensor(x), self.weight, self.bias, self.stride, self.padding)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}"
+        )
 
 
 class MaxPool2d(Module):

@@ -29,11 +29,19 @@ class LeNet5(Module):
     def __init__(self, num_classes: int = 10, activation_name: str = "relu", in_channels: int = 1) -> None:
         act = activation_name
         self.features = Sequential(
-            Conv2d(in_channels, 6, 5, padding=2), activation(act), MaxPool2d(2),
-            Conv2d(6, 16, 5), activation(act), MaxPool2d(2),
+            Conv2d(in_channels, 6, 5, padding=2),
+            activation(act),
+            MaxPool2d(2),
+            Conv2d(6, 16, 5),
+            activation(act),
+            MaxPool2d(2),
         )
         self.classifier = Sequential(
-            Flatten(), Linear(16 * 5 * 5, 120), activation(act), Linear(120, 84), activation(act),
+            Flatten(),
+            Linear(16 * 5 * 5, 120),
+            activation(act),
+            Linear(120, 84),
+            activation(act),
             Linear(84, num_classes),
         )
 
@@ -51,7 +59,9 @@ class CaffeLeNet(Module):
 
     def __init__(self, num_classes: int = 10, activation_name: str = "relu", in_channels: int = 1) -> None:
         self.features = Sequential(Conv2d(in_channels, 20, 5), MaxPool2d(2), Conv2d(20, 50, 5), MaxPool2d(2))
-        self.classifier = Sequential(Flatten(), Linear(50 * 4 * 4, 500), activation(activation_name), Linear(500, num_classes))
+        self.classifier = Sequential(
+            Flatten(), Linear(50 * 4 * 4, 500), activation(activation_name), Linear(500, num_classes)
+        )
 
     def forward(self, x: Any) -> Any:
         """Logits of shape (N, num_classes) for images (N, 1, 28, 28)."""
@@ -61,7 +71,9 @@ class CaffeLeNet(Module):
 class MLP(Module):
     """A fully connected net: Flatten → [Linear → act] × hidden → Linear."""
 
-    def __init__(self, in_features: int, hidden: tuple[int, ...], out_features: int, activation_name: str = "relu") -> None:
+    def __init__(
+        self, in_features: int, hidden: tuple[int, ...], out_features: int, activation_name: str = "relu"
+    ) -> None:
         sizes = (in_features, *hidden)
         blocks: list[Module] = [Flatten()]
         for a, b in zip(sizes[:-1], sizes[1:]):

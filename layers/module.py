@@ -135,7 +135,9 @@ class Module:
         missing = sorted(set(params) - set(state))
         unexpected = sorted(set(state) - set(params))
         if strict and (missing or unexpected):
-            raise KeyError(f"state dict does not match {type(self).__name__}: missing {missing}, unexpected {unexpected}")
+            raise KeyError(
+                f"state dict does not match {type(self).__name__}: missing {missing}, unexpected {unexpected}"
+            )
         for name, p in params.items():
             if name not in state:
                 continue

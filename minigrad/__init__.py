@@ -15,8 +15,22 @@ from minigrad.serialization import load, save
 from minigrad.tensor import Parameter, Tensor
 
 __all__ = [
-    "Function", "GradcheckError", "Parameter", "Tensor", "cupy_available", "device_of", "functional",
-    "get_array_module", "gradcheck", "is_grad_enabled", "load", "no_grad", "ops", "save", "seed",
-    "to_device", "to_numpy",
+    "Function",
+    "GradcheckError",
+    "Parameter",
+    "Tensor",
+    "cupy_available",
+    "device_of",
+    "functional",
+    "get_array_module",
+    "gradcheck",
+    "is_grad_enabled",
+    "load",
+    "no_grad",
+    "ops",
+    "save",
+    "seed",
+    "to_device",
+    "to_numpy",
 ]
 __version__ = "0.1.0"

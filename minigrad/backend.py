@@ -51,7 +51,7 @@ def require_cupy() -> ModuleType:
         raise RuntimeError(
             "device 'gpu' needs CuPy, which could not be imported "
             f"({type(_cupy_error).__name__}: {_cupy_error}). Install it with "
-            "`pip install \".[gpu]\"` (CuPy for CUDA 12) or pick the wheel matching your CUDA "
+            '`pip install ".[gpu]"` (CuPy for CUDA 12) or pick the wheel matching your CUDA '
             "version, e.g. `pip install cupy-cuda11x`; or use device 'cpu'."
         )
     try:

@@ -68,7 +68,10 @@ def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weightᵀ + bias, for x (N, in), weight (out, in)."""
     if x.ndim != 2 or x.shape[1] != weight.shape[1]:
-        raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} (expected (N, {weight.shape[1]}))")
+        raise ValueError(
+            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+            f"(expected (N, {weight.shape[1]}))"
+        )
     return ops.Linear.apply(x, weight) if bias is None else ops.Linear.apply(x, weight, bias)
 
 
@@ -81,15 +84,20 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
         raise ValueError(f"conv2d: input has {x.shape[1]} channels but weight {weight.shape} expects {weight.shape[1]}")
     if min(stride) < 1:
         raise ValueError(f"conv2d: stride must be >= 1, got {stride}")
-    _check_window("conv2d", x.shape, weight.shape[2:], stride, padding)
+    _check_window("conv2d", x.shape, weight.shape[2:], padding)
     args = (x, weight) if bias is None else (x, weight, bias)
     return ops.Conv2d.apply(*args, stride=stride, padding=padding)
 
 
-def _check_window(name: str, shape: tuple[int, ...], kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int]) -> None:
-    for size, k, s, p, axis in zip(shape[2:], kernel, stride, padding, ("height", "width")):
+def _check_window(
+    name: str, shape: tuple[int, ...], kernel: Sequence[int], padding: Sequence[int]
+) -> None:
+    for size, k, p, axis in zip(shape[2:], kernel, padding, ("height", "width")):
         if size + 2 * p < k:
-            raise ValueError(f"{name}: kernel {tuple(kernel)} is larger than the padded input {axis} {size + 2 * p} (input {shape})")
+            raise ValueError(
+                f"{name}: kernel {tuple(kernel)} is larger than the padded input {axis} {size + 2 * p} "
+                f"(input {shape})"
+            )
 
 
 def _pool_args(name: str, x: Tensor, kernel: IntPair, stride: IntPair | None, padding: IntPair) -> dict[str, Any]:
@@ -102,7 +110,7 @@ def _pool_args(name: str, x: Tensor, kernel: IntPair, stride: IntPair | None, pa
         raise ValueError(f"{name}: kernel and stride must be >= 1, got {kernel}, {stride}")
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise ValueError(f"{name}: padding {padding} must be at most half the kernel {kernel}")
-    _check_window(name, x.shape, kernel, stride, padding)
+    _check_window(name, x.shape, kernel, padding)
     return {"kernel": kernel, "stride": stride, "padding": padding}
 
 
@@ -128,12 +136,17 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy expects logits of shape (N, C), got {logits.shape}")
     if getattr(labels, "dtype", None) is None or labels.dtype.kind not in "iu":
-        raise ValueError(f"labels must be an integer array of class indices, got {getattr(labels, 'dtype', type(labels))}")
+        raise ValueError(
+            f"labels must be an integer array of class indices, got {getattr(labels, 'dtype', type(labels))}"
+        )
     if labels.shape != (logits.shape[0],):
         raise ValueError(f"labels of shape {labels.shape} do not match logits of shape {logits.shape}")
     classes = logits.shape[1]
     if labels.size and bool((labels.min() < 0) | (labels.max() >= classes)):
-        raise ValueError(f"labels must lie in [0, {classes}) for {classes} classes; got min {int(labels.min())}, max {int(labels.max())}")
+        raise ValueError(
+            f"labels must lie in [0, {classes}) for {classes} classes; "
+            f"got min {int(labels.min())}, max {int(labels.max())}"
+        )
     return ops.CrossEntropy.apply(logits, labels=labels, reduction=reduction)
 
 

@@ -84,7 +84,8 @@ def gradcheck(
         raise GradcheckError(
             f"directional derivative mismatch: backprop {analytic_dir:.10g} vs numeric {numeric_dir:.10g}\n"
             + "\n".join(_fmt(f"input {i}", t.data) for i, t in enumerate(wrt))
-            + "\n" + "\n".join(_fmt(f"backprop grad {i}", g) for i, g in enumerate(grads))
+            + "\n"
+            + "\n".join(_fmt(f"backprop grad {i}", g) for i, g in enumerate(grads))
         )
 
     # 2. Full Jacobian, row by row (backprop) and column by column (finite differences).
@@ -112,7 +113,10 @@ def gradcheck(
         if not np.allclose(backprop_jac, numeric_jac, atol=atol, rtol=rtol):
             raise GradcheckError(
                 f"Jacobian mismatch for input {i} (rows: outputs, columns: input elements)\n"
-                + _fmt("input", x0) + "\n" + _fmt("backprop Jacobian", backprop_jac)
-                + "\n" + _fmt("numeric Jacobian", numeric_jac)
+                + _fmt("input", x0)
+                + "\n"
+                + _fmt("backprop Jacobian", backprop_jac)
+                + "\n"
+                + _fmt("numeric Jacobian", numeric_jac)
             )
     return True

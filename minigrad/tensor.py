@@ -26,8 +26,9 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
-    # Make NumPy defer to our reflected operators (np_array * tensor -> Tensor.__rmul__).
-    __array_priority__ = 1000
+    # NumPy must defer to our reflected operators (np_array * tensor -> Tensor.__rmul__) rather
+    # than turn the Tensor into an object array.
+    __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
@@ -93,6 +94,10 @@ class Tensor:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def __bool__(self) -> bool:
+        # Like NumPy: the truth of a one-element tensor, an error for more (never "always True").
+        return bool(self.data)
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -300,7 +305,7 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
-        return "Parameter" + super().__repr__()[len("Tensor"):]
+        return "Parameter" + super().__repr__()[len("Tensor") :]
 
 
 from minigrad import autograd, ops  # noqa: E402  (ops build Tensors; import after the class exists)

@@ -101,12 +101,17 @@ class Conv2d(Function):
         if self.has_bias and self.needs_input_grad[2]:
             gb = g2.sum(axis=1)
         if self.needs_input_grad[0]:
-            dcol = (self.w.reshape(f, -1).T @ g2).reshape(c, kh, kw, oh, ow, n)
+            # col2im without materialising the whole column gradient wᵀ·g (3.8 MB in LeNet's second
+            # layer): each kernel offset's share comes from a small GEMM into a buffer that stays
+            # in cache, and is added straight onto the input positions that offset read.
             (sh, sw), (ph, pw) = self.stride, self.padding
+            w_by_offset = xp.ascontiguousarray(self.w.transpose(2, 3, 1, 0))  # (kh, kw, C, F)
             dx_pad = xp.zeros(self.pad_shape, dtype=g.dtype)
+            share = xp.empty((c, oh * ow * n), dtype=g.dtype)
             for i in range(kh):
                 for j in range(kw):
-                    dx_pad[(slice(None), *_window(i, j, oh, ow, sh, sw))] += dcol[:, i, j]
+                    xp.matmul(w_by_offset[i, j], g2, out=share)
+                    dx_pad[(slice(None), *_window(i, j, oh, ow, sh, sw))] += share.reshape(c, oh, ow, n)
             _, _, h, wd = self.x_shape
             gx = dx_pad[:, ph : ph + h, pw : pw + wd].transpose(3, 0, 1, 2)
         return (gx, gw, gb) if self.has_bias else (gx, gw)
@@ -131,8 +136,12 @@ class _Pool2d(Function):
     def _tiles(self) -> bool:
         """True when the windows cover the input exactly once (stride = kernel, no padding, no rest)."""
         _, _, h, w = self.x_shape
-        return (self.kernel == self.stride and self.padding == (0, 0)
-                and h == self.oh * self.kernel[0] and w == self.ow * self.kernel[1])
+        return (
+            self.kernel == self.stride
+            and self.padding == (0, 0)
+            and h == self.oh * self.kernel[0]
+            and w == self.ow * self.kernel[1]
+        )
 
     def _scatter(self, g: Any, weight: Any) -> Any:
         """Send ``g · weight(k)`` back through each offset k's view of the (padded) input.

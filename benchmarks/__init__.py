@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that time minigrad against a baseline run side by side in one process."""

@@ -1,0 +1,1 @@
+"""What sits above the library: the training loop, the command line, and experiments."""

@@ -1,0 +1,117 @@
+"""The ``minigrad`` command line: ``minigrad train ...`` (see ``minigrad train --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import layers
+import optimizers
+from experiments.training import DATASETS, TrainConfig, TrainingDiverged, train
+
+# A working recipe per optimizer for LeNet-5 on MNIST; --lr and --opt override any entry.
+DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {"sgd": {"lr": 0.05, "momentum": 0.9}}
+
+
+def parse_value(text: str) -> Any:
+    """``"3"`` → 3, ``"0.5"`` → 0.5, ``"true"`` → True, ``"none"`` → None, anything else stays a string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_hyperparams(items: Sequence[str]) -> dict[str, Any]:
+    """``["momentum=0.9", "nesterov=true"]`` → ``{"momentum": 0.9, "nesterov": True}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--opt expects key=value, got {item!r}")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``minigrad`` command."""
+    parser = argparse.ArgumentParser(prog="minigrad", description="minigrad: train and study optimizers on NumPy/CuPy.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser(
+        "train", help="train a model on a dataset", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    t.add_argument("--model", default="lenet5", choices=sorted(layers.MODELS))
+    t.add_argument("--activation", default="relu", choices=layers.models.ACTIVATIONS)
+    t.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
+    t.add_argument("--data-root", default=None, help="folder with the dataset's IDX files (default: the bundled copy)")
+    t.add_argument("--optimizer", default="sgd", choices=sorted(optimizers.OPTIMIZERS))
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's recipe)")
+    t.add_argument(
+        "--opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an optimizer hyperparameter, repeatable, e.g. --opt momentum=0.9",
+    )
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--epochs", type=int, default=1)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    t.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET-OPTIMIZER)")
+    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    t.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
+    t.add_argument("--limit-test", type=int, default=None, help="use only the first N test images")
+    t.add_argument("--log-every", type=int, default=50, help="steps between logged losses")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``minigrad`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    hyper = dict(DEFAULT_HYPERPARAMS.get(args.optimizer, {}))
+    if args.lr is not None:
+        hyper["lr"] = args.lr
+    hyper.update(parse_hyperparams(args.opt))
+    config = TrainConfig(
+        model=args.model,
+        activation=args.activation,
+        dataset=args.dataset,
+        data_root=args.data_root,
+        optimizer=args.optimizer,
+        hyperparams=hyper,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device,
+        out_dir=args.out or f"runs/{args.model}-{args.dataset}-{args.optimizer}",
+        train_limit=args.limit_train,
+        test_limit=args.limit_test,
+        log_every=args.log_every,
+        progress=not args.no_progress,
+    )
+    try:
+        result = train(config, resume=args.resume)
+    except (TrainingDiverged, ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"minigrad train: error: {exc}", file=sys.stderr)
+        return 1
+    if result:
+        print(
+            f"test accuracy: {100 * result['test_accuracy']:.2f}% (test loss {result['test_loss']:.4f}) "
+            f"after epoch {result['epoch']}; outputs in {config.out_dir}"
+        )
+    else:
+        print(f"nothing to do: the checkpoint in {config.out_dir} already has {config.epochs} epoch(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
