@@ -40,7 +40,15 @@ CURVE = "learning_curve.png"
 
 # Settings a resumed run must share with the run that wrote the checkpoint.
 RESUME_KEYS = (
-    "model", "activation", "dataset", "optimizer", "hyperparams", "batch_size", "seed", "train_limit", "normalize",
+    "model",
+    "activation",
+    "dataset",
+    "optimizer",
+    "hyperparams",
+    "batch_size",
+    "seed",
+    "train_limit",
+    "normalize",
 )
 
 
@@ -193,6 +201,12 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     (train_x, train_y), (test_x, test_y) = load_data(config)
     model, optimizer = build(config)
+    # Labels are checked once, on the host: a per-batch check would cost a GPU sync every step.
+    with minigrad.no_grad():
+        num_classes = model.eval()(to_device(train_x[:1], config.device)).shape[1]
+    model.train()
+    for labels in (train_y, test_y):
+        F.check_labels(labels, num_classes)
     start_epoch = 0
     if resume:
         saved = minigrad.load(out / CHECKPOINT)

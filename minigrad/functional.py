@@ -11,7 +11,7 @@ from typing import Any
 
 from minigrad import ops
 from minigrad import random as mrandom
-from minigrad.backend import unwrap
+from minigrad.backend import device_of, unwrap
 from minigrad.tensor import Tensor
 
 IntPair = int | tuple[int, int]
@@ -89,14 +89,11 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPai
     return ops.Conv2d.apply(*args, stride=stride, padding=padding)
 
 
-def _check_window(
-    name: str, shape: tuple[int, ...], kernel: Sequence[int], padding: Sequence[int]
-) -> None:
+def _check_window(name: str, shape: tuple[int, ...], kernel: Sequence[int], padding: Sequence[int]) -> None:
     for size, k, p, axis in zip(shape[2:], kernel, padding, ("height", "width")):
         if size + 2 * p < k:
             raise ValueError(
-                f"{name}: kernel {tuple(kernel)} is larger than the padded input {axis} {size + 2 * p} "
-                f"(input {shape})"
+                f"{name}: kernel {tuple(kernel)} is larger than the padded input {axis} {size + 2 * p} (input {shape})"
             )
 
 
@@ -124,30 +121,52 @@ def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None, p
     return ops.AvgPool2d.apply(x, **_pool_args("avg_pool2d", x, kernel_size, stride, padding))
 
 
+def check_labels(labels: Any, num_classes: int) -> None:
+    """Raise a ValueError unless ``labels`` are integer class indices in [0, num_classes).
+
+    Reads the labels' range back to the host: call it once per dataset before training on the
+    GPU rather than once per batch.
+    """
+    labels = unwrap(labels)
+    if getattr(labels, "dtype", None) is None or labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"labels must be an integer array of class indices, got {getattr(labels, 'dtype', type(labels))}"
+        )
+    if labels.size and bool((labels.min() < 0) | (labels.max() >= num_classes)):
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}) for {num_classes} classes; "
+            f"got min {int(labels.min())}, max {int(labels.max())}"
+        )
+
+
 def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
     """−log softmax(logits)[label], averaged (or summed) over the batch.
 
-    ``labels`` are integer class indices in [0, C) for logits of shape (N, C); anything else
-    raises a ValueError naming the problem (CuPy would silently wrap bad indices around).
+    ``labels`` are integer class indices in [0, C) for logits of shape (N, C). On the CPU,
+    anything else raises a ValueError naming the problem. On the GPU a range check would stall
+    every step to read a flag back, so out-of-range labels (which CuPy's indexing would silently
+    wrap around) make the loss NaN instead, without a sync; validate a dataset's labels once
+    with :func:`check_labels` for a precise error.
     """
     labels = unwrap(labels)
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy expects logits of shape (N, C), got {logits.shape}")
-    if getattr(labels, "dtype", None) is None or labels.dtype.kind not in "iu":
+    if getattr(labels, "shape", None) != (logits.shape[0],):
         raise ValueError(
-            f"labels must be an integer array of class indices, got {getattr(labels, 'dtype', type(labels))}"
+            f"labels of shape {getattr(labels, 'shape', None)} do not match logits of shape {logits.shape}"
         )
-    if labels.shape != (logits.shape[0],):
-        raise ValueError(f"labels of shape {labels.shape} do not match logits of shape {logits.shape}")
     classes = logits.shape[1]
-    if labels.size and bool((labels.min() < 0) | (labels.max() >= classes)):
-        raise ValueError(
-            f"labels must lie in [0, {classes}) for {classes} classes; "
-            f"got min {int(labels.min())}, max {int(labels.max())}"
-        )
-    return ops.CrossEntropy.apply(logits, labels=labels, reduction=reduction)
+    if device_of(labels) == "cpu":
+        check_labels(labels, classes)
+        return ops.CrossEntropy.apply(logits, labels=labels, reduction=reduction)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be an integer array of class indices, got {labels.dtype}")
+    xp = logits.xp
+    out_of_range = ((labels < 0) | (labels >= classes)).any()
+    loss = ops.CrossEntropy.apply(logits, labels=labels % classes, reduction=reduction)
+    return loss + xp.where(out_of_range, xp.nan, 0.0).astype(logits.dtype)
 
 
 def mse_loss(prediction: Tensor, target: Any) -> Tensor:
