@@ -33,6 +33,7 @@ import optimizers
 from minigrad import functional as F
 from minigrad import random as mrandom
 from minigrad.backend import check_device, to_device
+from optimizers.closure import loss_closure, per_sample_cross_entropy
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -65,7 +66,7 @@ class TrainConfig:
     dataset: str = "mnist"
     data_root: str | None = None
     optimizer: str = "sgd"
-    hyperparams: dict[str, Any] = field(default_factory=lambda: {"lr": 0.05, "momentum": 0.9})
+    hyperparams: dict[str, Any] = field(default_factory=lambda: {"lr": 0.03, "momentum": 0.9, "schedule": "cosine"})
     batch_size: int = 64
     epochs: int = 1
     seed: int = 0
@@ -113,11 +114,16 @@ def load_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple
     return train, test
 
 
-def build(config: TrainConfig) -> tuple[layers.Module, optimizers.Optimizer]:
+def build(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[layers.Module, optimizers.Optimizer]:
     """The seeded model on its device and its optimizer (one parameter group per layer)."""
     minigrad.seed(config.seed)
     model = layers.MODELS[config.model](activation_name=config.activation).to(config.device)
-    optimizer = optimizers.build_optimizer(config.optimizer, model.layer_groups(), **config.hyperparams)
+    hyper = dict(config.hyperparams)
+    if hyper.get("schedule") == "cosine":  # anneal over the whole run unless told otherwise
+        hyper.setdefault("schedule_total_steps", config.epochs * steps_per_epoch)
+    if hyper.get("schedule") == "epoch":
+        hyper.setdefault("schedule_steps_per_epoch", steps_per_epoch)
+    optimizer = optimizers.build_optimizer(config.optimizer, model.layer_groups(), **hyper)
     return model, optimizer
 
 
@@ -200,7 +206,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (train_x, train_y), (test_x, test_y) = load_data(config)
-    model, optimizer = build(config)
+    batches = len(train_y) // config.batch_size + (len(train_y) % config.batch_size > 0)
+    model, optimizer = build(config, batches)
     # Labels are checked once, on the host: a per-batch check would cost a GPU sync every step.
     with minigrad.no_grad():
         num_classes = model.eval()(to_device(train_x[:1], config.device)).shape[1]
@@ -245,11 +252,17 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
             step = (epoch - 1) * steps_per_epoch + i
             if kill_at and step == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            if optimizer.needs_closure:  # the optimizer evaluates (and differentiates) the loss itself
+                with minigrad.no_grad():
+                    logits = model(x)
+                loss = minigrad.Tensor(F.cross_entropy(logits, y).data)
+                optimizer.step(loss_closure(lambda x=x, y=y: per_sample_cross_entropy(model(x), y), model.parameters()))
+            else:
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
             window_loss = window_loss + loss.data
             window_steps += 1
             epoch_correct = epoch_correct + (logits.data.argmax(axis=1) == y).sum()

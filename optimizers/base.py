@@ -13,6 +13,13 @@ A subclass writes the paper's update rule in two methods:
 Layer-wise methods, which need all gradients of a group at once, override ``update_group``.
 State lives on the parameter's array module and follows it: a model moved with ``.to(device)``
 takes its optimizer state along at the next step.
+
+Learning-rate schedules (:mod:`optimizers.schedules`) belong to the optimizer, not to a group: a
+schedule s maps the global iteration k (0 at the first ``step()``, as Caffe counts) to a factor,
+and a group's effective rate at that step is ``rate(group)`` = group["lr"]·s(k). The global
+counter ``iteration`` travels in the state dict, so a resumed run continues the schedule
+exactly; the per-parameter ``state["step"]`` (t = 1, 2, … in the papers' bias corrections)
+counts the updates that parameter received.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from minigrad import Parameter, Tensor, no_grad
 from minigrad.backend import device_of, get_array_module, to_device
 
 ParamsLike = Iterable[Parameter] | Iterable[Mapping[str, Any]]
+ScheduleLike = Callable[[int], float]  # a Schedule object or any k -> factor function
 
 
 def check_nonnegative(name: str, value: float) -> float:
@@ -47,13 +55,57 @@ def check_unit_interval(name: str, value: float) -> float:
     return float(value)
 
 
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """Raise a ValueError naming ``name`` unless ``value`` is one of ``choices``."""
+    choices = tuple(choices)
+    if isinstance(value, bool) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Raise a ValueError naming ``name`` unless ``value`` is a bool (a switch, not a number)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def with_weight_decay(p: Parameter, g: Any, weight_decay: float) -> Any:
+    """g + λ·θ: L2 weight decay added to the gradient before anything else (Caffe's convention).
+
+    Returns a new array (or ``g`` itself when λ = 0): the caller's gradient is never changed in place.
+    """
+    return g + weight_decay * p.data if weight_decay else g
+
+
+def lazy_zeros(state: dict[str, Any], key: str, like: Any) -> Any:
+    """``state[key]``, created as zeros like ``like`` on first use: state that only a flag needs."""
+    if key not in state:
+        state[key] = get_array_module(like).zeros_like(like)
+    return state[key]
+
+
 class Optimizer:
     """Base class: holds parameter groups and per-parameter state, and steps them."""
 
-    def __init__(self, params: ParamsLike, defaults: Mapping[str, Any]) -> None:
+    #: True for methods whose step re-evaluates the loss (see optimizers.closure).
+    needs_closure: bool = False
+
+    def __init__(
+        self, params: ParamsLike, defaults: Mapping[str, Any], schedule: ScheduleLike | str | None = None
+    ) -> None:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[Parameter, dict[str, Any]] = {}
+        if isinstance(schedule, str):  # a name with the schedule's default arguments, e.g. "inv"
+            from optimizers.schedules import make_schedule
+
+            schedule = make_schedule(schedule)
+        if schedule is not None and not callable(schedule):
+            raise ValueError(f"schedule must be a Schedule (k -> factor), a name or None, got {schedule!r}")
+        self.schedule = schedule
+        self.iteration = 0  # global step() count: the schedule's k, saved with the state
+        self.lr_factor = 1.0  # s(k) during the current step (1 without a schedule)
         items = list(params)
         if not items:
             raise ValueError("optimizer got an empty parameter list")
@@ -83,6 +135,10 @@ class Optimizer:
         """Check a group's hyperparameters; subclasses raise ValueError naming the bad one."""
 
     # ----- the update --------------------------------------------------------------------------
+    def rate(self, group: dict[str, Any]) -> float:
+        """The group's learning rate at the current step: lr·s(k), or lr without a schedule."""
+        return group["lr"] * self.lr_factor
+
     def init_state(self, p: Parameter) -> dict[str, Any]:
         """Fresh state for parameter ``p`` (arrays on p's device)."""
         return {}
@@ -115,9 +171,12 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update all parameters from their ``.grad``; returns the closure's loss if one is given."""
         loss = closure() if closure is not None else None
+        # One schedule value per step for all groups (a Python float: no device work).
+        self.lr_factor = 1.0 if self.schedule is None else float(self.schedule(self.iteration))
         with no_grad():
             for group in self.param_groups:
                 self.update_group(group)
+        self.iteration += 1
         return loss
 
     def zero_grad(self) -> None:
@@ -136,7 +195,11 @@ class Optimizer:
 
     # ----- save / load -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Hyperparameters per group and state per parameter, keyed by position, as torch.optim does."""
+        """Hyperparameters per group and state per parameter, keyed by position, as torch.optim does.
+
+        Also the global ``iteration`` (the schedule's k). A schedule's own arguments are
+        constructor arguments and are not saved: build the resumed optimizer with the same ones.
+        """
         groups, state = {}, {}
         index = 0
         for gi, group in enumerate(self.param_groups):
@@ -145,10 +208,13 @@ class Optimizer:
                 if p in self.state:
                     state[str(index)] = dict(self.state[p])
                 index += 1
-        return {"param_groups": groups, "state": state}
+        return {"param_groups": groups, "state": state, "iteration": self.iteration}
 
     def load_state_dict(self, saved: Mapping[str, Any]) -> None:
-        """Restore a :meth:`state_dict` onto the same parameter layout (arrays go to each parameter's device)."""
+        """Restore a :meth:`state_dict` onto the same parameter layout.
+
+        Arrays go to each parameter's device; the global ``iteration`` is restored too.
+        """
         groups = saved["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"saved optimizer has {len(groups)} parameter groups, this one {len(self.param_groups)}")
@@ -156,7 +222,9 @@ class Optimizer:
         for gi, group in enumerate(self.param_groups):
             group.update({k: v for k, v in groups[str(gi)].items() if k in group})
         self.state = {}
-        for key, value in saved["state"].items():
+        self.iteration = int(saved.get("iteration", 0))
+        # An empty state (saved before the first step) has no entries, so a file holds no "state" key.
+        for key, value in saved.get("state", {}).items():
             p = params[int(key)]
             xp = get_array_module(p.data)
             restored = {}

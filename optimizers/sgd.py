@@ -1,44 +1,131 @@
-"""Stochastic gradient descent with classical momentum, in Caffe's form (Singh et al. 2015, eq. 6)."""
+"""Stochastic gradient descent, classical momentum and Nesterov's accelerated gradient.
+
+Singh et al. (2015) §II write all three with the rate t inside the velocity, as Caffe's solvers
+do (eq. 6, 7), with the rate annealed by a schedule such as Caffe's ``inv`` (eq. 4, see
+:mod:`optimizers.schedules`). torch.optim.SGD keeps the rate outside the velocity instead. At a
+constant rate the two forms give the same iterates; under a schedule they differ, because the
+Caffe form remembers each past step with the rate it was taken at, while the torch form applies
+today's rate to the whole remembered gradient sum. ``form="torch"`` selects torch.optim's.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from minigrad import Parameter
-from optimizers.base import Optimizer, ParamsLike, check_nonnegative, check_unit_interval
+from optimizers.base import (
+    Optimizer,
+    ParamsLike,
+    ScheduleLike,
+    check_choice,
+    check_nonnegative,
+    check_unit_interval,
+    lazy_zeros,
+    with_weight_decay,
+)
+
+FORMS = ("caffe", "torch")
 
 
-class SGD(Optimizer):
-    """SGD with optional momentum and L2 weight decay.
+class Momentum(Optimizer):
+    """Classical momentum (Polyak 1964) in Caffe's form: Singh et al. (2015) eq. 6.
 
-    Singh et al. (2015), eq. 6 (the rate sits inside the velocity, as in Caffe)::
+    With t_k = lr·s(k) the (scheduled) rate, λ the weight decay and μ the momentum::
 
-        g ← ∇L(θ) + λ·θ            (weight decay λ, added to the gradient first)
-        v ← μ·v − lr·g
+        g ← ∇L(θ) + λ·θ
+        v ← μ·v − t_k·g              (the rate inside the velocity)
         θ ← θ + v
 
-    With μ = 0 this is plain SGD, θ ← θ − lr·g (Singh eq. 4). At a constant rate it equals
-    torch.optim.SGD's form v ← μv + g, θ ← θ − lr·v.
+    ``form="torch"`` is torch.optim.SGD(momentum=μ): b ← μ·b + g; θ ← θ − t_k·b (b starts at
+    0, so b_1 = g_1 as in torch). No ε. μ = 0 is plain SGD.
     """
 
-    def __init__(self, params: ParamsLike, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
-        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        form: str = "caffe",
+        schedule: ScheduleLike | str | None = None,
+    ) -> None:
+        defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "form": form}
+        super().__init__(params, defaults, schedule)
 
     def validate_group(self, group: dict[str, Any]) -> None:
-        """lr ≥ 0, momentum in [0, 1), weight_decay ≥ 0."""
+        """lr ≥ 0, momentum in [0, 1), weight_decay ≥ 0, form "caffe" or "torch"."""
         check_nonnegative("lr", group["lr"])
         check_unit_interval("momentum", group["momentum"])
         check_nonnegative("weight_decay", group["weight_decay"])
-
-    def init_state(self, p: Parameter) -> dict[str, Any]:
-        """The velocity v, zeros like the parameter."""
-        return {"velocity": p.xp.zeros_like(p.data)}
+        check_choice("form", group["form"], FORMS)
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
-        """v ← μv − lr·g; θ ← θ + v."""
-        if group["weight_decay"]:
-            g = g + group["weight_decay"] * p.data
-        v = state["velocity"]
-        v *= group["momentum"]
-        v -= group["lr"] * g
-        p.data += v
+        """Caffe: v ← μv − t·g; θ ← θ + v.  torch: v ← μv + g; θ ← θ − t·v."""
+        g = with_weight_decay(p, g, group["weight_decay"])
+        rate, mu = self.rate(group), group["momentum"]
+        v = lazy_zeros(state, "velocity", p.data)
+        v *= mu
+        if group["form"] == "caffe":
+            v -= rate * g
+            p.data += v
+        else:
+            v += g
+            p.data -= rate * v
+
+
+class SGD(Momentum):
+    """Stochastic gradient descent: Singh et al. (2015) eq. 2–3, θ ← θ − t_k·g, with g ← ∇L(θ) + λ·θ.
+
+    t_k = lr·s(k) is the rate of the optimizer's schedule s (e.g. Caffe's ``inv``, eq. 4). No ε.
+    With ``momentum`` μ > 0 it is :class:`Momentum` (Caffe's form, eq. 6, unless ``form="torch"``),
+    so ``SGD(params, lr, momentum=0.9)`` is the SGD-with-momentum of Caffe and Singh et al.
+    """
+
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        form: str = "caffe",
+        schedule: ScheduleLike | str | None = None,
+    ) -> None:
+        super().__init__(params, lr, momentum, weight_decay, form, schedule)
+
+    def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """θ ← θ − t·g; with momentum, the classical-momentum update."""
+        if group["momentum"]:
+            return super().update(p, g, state, group)
+        p.data -= self.rate(group) * with_weight_decay(p, g, group["weight_decay"])
+
+
+class Nesterov(Momentum):
+    """Nesterov's accelerated gradient in Sutskever's form, as Caffe computes it: Singh et al. (2015) eq. 7.
+
+    Sutskever et al. (2013) take the gradient at the look-ahead point θ + μv. Caffe's
+    NesterovSolver stores the look-ahead point itself as the parameter, which turns the update
+    into one that needs only the gradient at the stored θ (h is Caffe's ``history``, −v)::
+
+        g ← ∇L(θ) + λ·θ
+        h_old ← h
+        h ← μ·h + t_k·g              (the rate inside the history)
+        θ ← θ − ((1 + μ)·h − μ·h_old)
+
+    ``form="torch"`` is torch.optim.SGD(momentum=μ, nesterov=True): b ← μ·b + g;
+    θ ← θ − t_k·(g + μ·b). The two agree at a constant rate and differ under a schedule. No ε.
+    """
+
+    def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Caffe: h ← μh + t·g; θ ← θ − ((1+μ)h − μh_old).  torch: b ← μb + g; θ ← θ − t(g + μb)."""
+        g = with_weight_decay(p, g, group["weight_decay"])
+        rate, mu = self.rate(group), group["momentum"]
+        h = lazy_zeros(state, "history", p.data)
+        if group["form"] == "caffe":
+            h_old = h.copy()
+            h *= mu
+            h += rate * g
+            p.data -= (1 + mu) * h - mu * h_old
+        else:
+            h *= mu
+            h += g
+            p.data -= rate * (g + mu * h)

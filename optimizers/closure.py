@@ -1,0 +1,181 @@
+"""The closure contract: how an optimizer that needs extra loss or gradient evaluations gets them.
+
+This module owns the one contract that every closure-driven optimizer in minigrad follows
+(Ravaut & Gorti's learned learning rate, ESGD, and the hyperalgorithm's equilibrated curvature
+source), the reference helpers that build such closures (:func:`loss_closure`,
+:func:`per_sample_cross_entropy`), and :func:`evaluate_at`, the one place where parameters are
+moved to a probe point and put back.
+
+The contract
+------------
+A closure has the signature ``closure(need_grad: bool = True) -> float`` and
+
+1. re-evaluates the loss on the **same** minibatch every time it is called, at the parameters'
+   *current* ``.data``. It must be deterministic: no dropout masks drawn per call, no data
+   augmentation, no new batch. It must read the weights at call time (through the model), never
+   cache or cast them: during a probe ``p.data`` may be a float64 array although the model
+   trains in float32, and the forward pass must simply compute in that precision.
+2. with ``need_grad=True``: first clears every parameter's ``.grad`` (sets it to None), then
+   runs the forward pass with a graph and backward of the **mean** loss, so every parameter the
+   loss depends on gets a fresh ``.grad`` array (never one mutated in place).
+3. with ``need_grad=False``: runs the forward pass under :func:`minigrad.no_grad` and leaves
+   ``.grad`` alone. This is the cheap call used by loss probes.
+4. returns the mean loss over the minibatch as a Python float, **computed by summing the
+   per-sample losses in float64**. Ravaut & Gorti's second difference
+   f(η+2ε) + f(η−2ε) − 2f(η) is about 4ε²·f″ ≈ 1e-10 of the loss at ε = 1e-5: a float32 mean
+   (one ulp ≈ 6e-8 of the loss) turns it into rounding noise, which is exactly 0 in 10–30 % of
+   the steps (optimizer-decisions.md, "Learning the learning rate"). Compute per-sample losses
+   (e.g. :func:`per_sample_cross_entropy`) and let :func:`loss_closure` sum them in float64.
+   The sum alone is not enough: the probe *points* and the forward pass must be float64 too,
+   which is why optimizers probe with float64 ``p.data`` (point 1; measured in
+   :class:`optimizers.ravaut.RavautSecondOrder`).
+
+An optimizer that needs a closure sets the class attribute ``needs_closure = True``. Its
+``step(closure)`` calls the closure itself (``closure()``, i.e. with a gradient) at the current
+parameters, so the caller does **not** call ``backward`` before it, exactly as with
+``torch.optim.LBFGS``; ``step`` returns that first loss (the minibatch loss before the update) and
+raises a ValueError when called without a closure. After ``step`` every ``.grad`` again holds the
+gradient the update used, whatever the extra evaluations did in between.
+
+Ravaut & Gorti's validation-batch variant (§5.3) needs a second closure over a *validation*
+minibatch. It is passed to the same call, ``step(closure, validation_closure=...)``, and follows
+the same contract. An optimizer that needs it says so with ``needs_validation_closure``
+(True only when built with ``validation=True``) and raises a ValueError when it is missing.
+
+A training loop therefore does, per minibatch ``(x, y)``::
+
+    closure = loss_closure(lambda: per_sample_cross_entropy(model(x), y), model.parameters())
+    if optimizer.needs_closure:
+        extra = {"validation_closure": val_closure} if getattr(optimizer, "needs_validation_closure", False) else {}
+        loss = optimizer.step(closure, **extra)
+    else:
+        ...  # zero_grad, loss.backward(), optimizer.step()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+from minigrad import Parameter, Tensor, no_grad
+from minigrad import functional as F
+from minigrad.backend import get_array_module, unwrap
+
+PROBE_DTYPES = ("float64", "param")
+
+
+class Closure(Protocol):
+    """``closure(need_grad=True) -> float``: see the module docstring for the full contract."""
+
+    def __call__(self, need_grad: bool = True) -> float: ...
+
+
+def per_sample_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
+    """−log softmax(logits)[i, labels[i]] for each sample i: a Tensor of shape (N,), not reduced.
+
+    The per-sample values let :func:`loss_closure` take the mean in float64 (the contract's
+    point 4); :func:`minigrad.functional.cross_entropy` only offers a mean or sum in the logits'
+    dtype. ``labels`` must be integer class indices in [0, C) for logits of shape (N, C).
+    """
+    labels = unwrap(labels)
+    kind, shape = getattr(getattr(labels, "dtype", None), "kind", "?"), getattr(labels, "shape", None)
+    if logits.ndim != 2 or shape != (logits.shape[0],) or kind not in "iu":
+        raise ValueError(f"expected logits (N, C) and integer labels (N,), got logits {logits.shape}, labels {shape}")
+    classes = logits.shape[1]
+    if labels.size and bool((labels.min() < 0) | (labels.max() >= classes)):
+        raise ValueError(f"labels must lie in [0, {classes}), got min {int(labels.min())}, max {int(labels.max())}")
+    # A one-hot mask rather than fancy indexing: its backward is element-wise (no scatter-add),
+    # the same on NumPy and CuPy.
+    xp = logits.xp
+    one_hot = (xp.arange(classes)[None, :] == labels[:, None]).astype(logits.dtype)
+    return -(F.log_softmax(logits, axis=1) * one_hot).sum(axis=1)
+
+
+def loss_closure(forward: Callable[[], Tensor], params: Iterable[Parameter]) -> Closure:
+    """Build a closure that follows the contract from ``forward``, a function returning the loss.
+
+    ``forward()`` computes the loss on one fixed minibatch from the parameters' current values and
+    returns either per-sample losses (a 1-d Tensor; preferred: their mean is taken in float64) or
+    an already reduced scalar Tensor (then the value has only the Tensor's own precision, which is
+    not enough for Ravaut & Gorti's second differences in float32). ``params`` are the parameters
+    whose ``.grad`` the closure clears and fills.
+    """
+    params = list(params)
+
+    def closure(need_grad: bool = True) -> float:
+        """Evaluate the loss on the fixed minibatch; with ``need_grad`` also fill every ``.grad``."""
+        if not need_grad:
+            with no_grad():
+                return _mean_float64(forward())
+        for p in params:
+            p.grad = None
+        losses = forward()
+        (losses.mean() if losses.ndim else losses).backward()
+        return _mean_float64(losses)
+
+    return closure
+
+
+def _mean_float64(losses: Tensor) -> float:
+    """The mean of per-sample losses, accumulated in float64 (a scalar is returned as it is)."""
+    data = losses.data
+    return float(data.sum(dtype=losses.xp.float64) / max(data.size, 1)) if data.ndim else float(data)
+
+
+def require_closure(optimizer: Any, closure: Closure | None, name: str = "closure") -> Closure:
+    """Return ``closure``, or raise the contract's ValueError saying that ``optimizer`` needs one."""
+    if closure is None:
+        raise ValueError(
+            f"{type(optimizer).__name__}.step() needs a {name} that re-evaluates the loss on a fixed minibatch, "
+            "called as step(closure) or step(closure, validation_closure=...) instead of backward() then step(); "
+            "build one with optimizers.closure.loss_closure(forward, params) (contract: optimizers/closure.py)"
+        )
+    if not callable(closure):
+        raise ValueError(f"{name} must be callable as {name}(need_grad: bool = True) -> float, got {closure!r}")
+    return closure
+
+
+def check_probe_dtype(value: str) -> str:
+    """Raise a ValueError naming ``probe_dtype`` unless ``value`` is ``"float64"`` or ``"param"``."""
+    if value not in PROBE_DTYPES:
+        raise ValueError(f"probe_dtype must be one of {PROBE_DTYPES}, got {value!r}")
+    return value
+
+
+def probe_base(p: Parameter, probe_dtype: str) -> Any:
+    """The array a probe point is built from: ``p.data`` itself, or a float64 copy of it."""
+    return p.data if probe_dtype == "param" else p.data.astype(p.xp.float64)
+
+
+def evaluate_at(
+    closure: Closure, params: Sequence[Parameter], values: Sequence[Any], need_grad: bool = False
+) -> tuple[float, list[Any]]:
+    """Evaluate ``closure`` with each ``params[i].data`` temporarily set to ``values[i]``.
+
+    Returns the loss and, with ``need_grad``, the gradient arrays at that point (zeros for a
+    parameter the loss does not reach; an empty list without ``need_grad``). Afterwards every
+    parameter holds again the very array object it held before, and its ``.grad`` the same array
+    as before. The original arrays are never written to, so "restored" means bit-identical by
+    construction, not recomputed: this is what lets probes run in float64 while the model trains
+    in float32.
+    """
+    saved = [(p.data, p.grad) for p in params]
+    try:
+        for p, v in zip(params, values):
+            p.data = v
+        loss = float(closure(need_grad=need_grad))
+        grads: list[Any] = []
+        if need_grad:
+            grads = [p.grad if p.grad is not None else p.xp.zeros_like(v) for p, v in zip(params, values)]
+    finally:
+        for p, (data, grad) in zip(params, saved):
+            p.data, p.grad = data, grad
+    return loss, grads
+
+
+def dot(a: Sequence[Any], b: Sequence[Any]) -> float:
+    """Σᵢ aᵢ·bᵢ over lists of arrays, accumulated in float64, returned as a Python float (one sync)."""
+    total: Any = 0.0
+    for x, y in zip(a, b):
+        total = total + (x * y).sum(dtype=get_array_module(x).float64)  # a device scalar: no sync per array
+    return float(total)

@@ -1,0 +1,192 @@
+"""Dozat's "hyperalgorithm" (Optimizing CNNs, 2016, Algorithm 1): one optimizer, the others its settings.
+
+Algorithm 1, for step t = 1, 2, … with α_t the (scheduled) rate, μ_t and ν_t the decay schedules::
+
+    h_t ← ∇f_t(θ_{t−1})                      (curvature source "gradient")
+    v_t ← ν_t·v_{t−1} + {(1 − ν_t) or 1}·h_t^p
+    v̄_t ← v_t^(1/p) + ε
+    g_t ← {1 or α_t / v̄_t}·∇f_t(θ_{t−1})
+    m_t ← μ_t·m_{t−1} + {(1 − μ_t) or 1}·g_t
+    m̄_t ← {μ_{t+1}·m_t + {(1 − μ_t) or 1}·g_t   or   m_t}
+    Δ_t ← {α_t / v̄_t or 1}·m̄_t
+    θ_t ← θ_{t−1} − Δ_t
+
+Each {a or b} is a switch of :class:`Dozat`. The named optimizers are the settings below (each
+equality is a test in tests/test_optimizers_identities.py); unlisted switches keep no effect:
+
+==================  ==========  ======  =========  ================  ==========  ====  ================
+optimizer           momentum    scaled  mom. acc.  mu_schedule       accumulator norm  nu_schedule
+==================  ==========  ======  =========  ================  ==========  ====  ================
+SGD                 none        –       –          –                 none        –     –
+Momentum (Caffe)    classical   True    sum        constant          none        –     –
+Momentum (torch)    classical   False   sum        constant          none        –     –
+Nesterov (Caffe)    nesterov    True    sum        constant          none        –     –
+Nesterov (torch)    nesterov    False   sum        constant          none        –     –
+AdaGrad             none        –       –          –                 sum         2     –
+RMSprop             none        –       –          –                 mean        2     constant (ν = α)
+Adam                classical   False   mean       bias_correction   mean        2     bias_correction
+Adamax (eps = 0)    classical   False   mean       bias_correction   mean        inf   constant
+Nadam               nesterov    False   mean       nadam             mean        2     bias_correction
+==================  ==========  ======  =========  ================  ==========  ====  ================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from minigrad import Parameter
+from optimizers.adam import warming
+from optimizers.base import (
+    Optimizer,
+    ParamsLike,
+    ScheduleLike,
+    check_bool,
+    check_choice,
+    check_nonnegative,
+    check_unit_interval,
+    lazy_zeros,
+    with_weight_decay,
+)
+
+MOMENTA = ("none", "classical", "nesterov")
+ACCUMULATORS = ("none", "sum", "mean")
+MOMENTUM_ACCUMULATORS = ("sum", "mean")
+NORMS = (1, 2, math.inf)
+DECAY_SCHEDULES = ("constant", "bias_correction", "true_mean", "sutskever", "nadam")
+CURVATURES = ("gradient",)  # "equilibrated" (Hessian-vector products) arrives with ESGD
+NADAM_PSI = 0.004  # 1/250, the period of Dozat's warming schedule
+
+
+def decay_schedule(name: str, base: float, t: int, product: float = 1.0) -> float:
+    """The decay parameter (μ_t or ν_t) of schedule ``name`` at step t ≥ 1 for the base value μ.
+
+    - ``constant``: μ_t = μ.
+    - ``bias_correction``: μ_t = μ(1 − μ^(t−1))/(1 − μ^t) (Dozat §2.1): a decaying mean with it
+      equals Kingma & Ba's bias-corrected m̂_t, and μ_1 = 0, so the zero start has no weight.
+    - ``true_mean``: μ_t = (t − 1)/t, the arithmetic mean (the limit μ → 1 of bias_correction).
+    - ``sutskever``: Sutskever et al. (2013)'s hand-crafted schedule
+      μ_t = min(1 − 2^(−1 − log2(⌊t/250⌋ + 1)), μ) = min(1 − 1/(2(⌊t/250⌋ + 1)), μ).
+    - ``nadam``: Dozat's warming sequence b_t = μ(1 − ½·0.96^(t/250)) with Nadam's bias
+      correction folded in: μ_t = b_t(1 − P_{t−1})/(1 − P_t), P_t = b_1…b_t, which is the
+      bias_correction formula for a non-constant base. ``product`` is P_{t−1}.
+    """
+    if name == "constant":
+        return base
+    if name == "bias_correction":
+        return base * (1 - base ** (t - 1)) / (1 - base**t)
+    if name == "true_mean":
+        return (t - 1) / t
+    if name == "sutskever":
+        return min(1 - 1 / (2 * (t // 250 + 1)), base)
+    b = warming(base, NADAM_PSI, t)
+    return b * (1 - product) / (1 - product * b)
+
+
+class Dozat(Optimizer):
+    """Dozat (2016) Algorithm 1, the hyperalgorithm (see the module docstring for the box and presets).
+
+    Switches (one per brace of Algorithm 1):
+
+    - ``momentum``: "none" (m̄_t = g_t), "classical" (m̄_t = m_t) or "nesterov"
+      (m̄_t = μ_{t+1}·m_t + w·g_t);
+    - ``scaled``: True stores the scaled gradient g_t = α_t/v̄_t·∇f in m ("scaled gradient
+      momentum", Δ_t = m̄_t); False stores ∇f and scales the step, Δ_t = α_t/v̄_t·m̄_t (Adam);
+    - ``momentum_accumulator``: "mean" (weight w = 1 − μ_t) or "sum" (w = 1);
+    - ``accumulator``: "none" (v̄_t = 1, no ε), "sum" (v_t = v_{t−1} + h_t^p, AdaGrad: the limit
+      ν → 1 of Algorithm 1's note) or "mean" (v_t = ν_t·v_{t−1} + (1 − ν_t)·h_t^p);
+    - ``norm`` p in {1, 2, inf}: h^p is |h| or h²; v̄ = v^(1/p) + ε. For p = inf the max form,
+      v_t = max(ν_t·v_{t−1}, |h_t|) (Kingma & Ba §7.1; "sum" uses ν_t = 1), v̄ = v + ε;
+    - ``mu_schedule``, ``nu_schedule``: see :func:`decay_schedule`; ``mu``, ``nu`` their bases;
+    - ``curvature``: "gradient" (h_t = ∇f). "equilibrated" (Hessian-vector products with
+      u ~ N(0, I)) comes with the ESGD issue and is refused with a ValueError until then.
+
+    ε sits outside the root, as Algorithm 1 prints it. t is the parameter's own step count.
+    Defaults follow the paper's findings (§4.3–§6): NAG with unscaled gradients, decaying means
+    with bias correction for both μ = 0.9 and ν = 0.9, the L2 norm, α = 0.002 (the rate the L2
+    variants preferred), ε = 1e-8: Nadam as Dozat's own code runs it, with ε outside the root.
+    """
+
+    def __init__(
+        self,
+        params: ParamsLike,
+        lr: float = 0.002,
+        momentum: str = "nesterov",
+        mu: float = 0.9,
+        mu_schedule: str = "bias_correction",
+        scaled: bool = False,
+        momentum_accumulator: str = "mean",
+        accumulator: str = "mean",
+        norm: float = 2,
+        nu: float = 0.9,
+        nu_schedule: str = "bias_correction",
+        eps: float = 1e-8,
+        curvature: str = "gradient",
+        weight_decay: float = 0.0,
+        schedule: ScheduleLike | str | None = None,
+    ) -> None:
+        defaults = {"lr": lr, "momentum": momentum, "mu": mu, "mu_schedule": mu_schedule, "scaled": scaled,
+                    "momentum_accumulator": momentum_accumulator, "accumulator": accumulator, "norm": norm,
+                    "nu": nu, "nu_schedule": nu_schedule, "eps": eps, "curvature": curvature,
+                    "weight_decay": weight_decay}
+        super().__init__(params, defaults, schedule)
+
+    def validate_group(self, group: dict[str, Any]) -> None:
+        """Every switch one of its values; lr, eps, weight_decay ≥ 0; mu, nu in [0, 1)."""
+        if group["curvature"] != "gradient":
+            raise ValueError(
+                f"curvature must be 'gradient', got {group['curvature']!r}: the 'equilibrated' source "
+                "(Hessian-vector products, Dauphin et al. 2015) arrives with ESGD"
+            )
+        for name in ("lr", "eps", "weight_decay"):
+            check_nonnegative(name, group[name])
+        check_unit_interval("mu", group["mu"])
+        check_unit_interval("nu", group["nu"])
+        check_choice("momentum", group["momentum"], MOMENTA)
+        check_choice("momentum_accumulator", group["momentum_accumulator"], MOMENTUM_ACCUMULATORS)
+        check_choice("accumulator", group["accumulator"], ACCUMULATORS)
+        if group["norm"] in ("inf", "max"):  # the name, as a command line may give it
+            group["norm"] = math.inf
+        check_choice("norm", group["norm"], NORMS)
+        check_choice("mu_schedule", group["mu_schedule"], DECAY_SCHEDULES)
+        check_choice("nu_schedule", group["nu_schedule"], DECAY_SCHEDULES)
+        check_bool("scaled", group["scaled"])
+
+    def init_state(self, p: Parameter) -> dict[str, Any]:
+        """The running products P of the "nadam" schedules (Python floats; m and v are made when used)."""
+        return {"mu_product": 1.0, "nu_product": 1.0}
+
+    def decay(self, group: dict[str, Any], which: str, t: int, state: dict[str, Any]) -> tuple[float, float]:
+        """(μ_t, μ_{t+1}) for ``which`` = "mu", or (ν_t, ν_{t+1}) for "nu"; advances P for "nadam"."""
+        name, base, product = group[f"{which}_schedule"], group[which], state[f"{which}_product"]
+        now = decay_schedule(name, base, t, product)
+        if name == "nadam":
+            product = state[f"{which}_product"] = product * warming(base, NADAM_PSI, t)
+        return now, decay_schedule(name, base, t + 1, product)
+
+    def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """One pass of Algorithm 1's loop body for one parameter."""
+        g = with_weight_decay(p, g, group["weight_decay"])
+        xp, t, norm, scaled = p.xp, state["step"], group["norm"], group["scaled"]
+        step_size = self.rate(group)  # α_t, becomes α_t / v̄_t with an accumulator
+        if group["accumulator"] != "none":
+            h = g  # the curvature source "gradient"
+            nu = 1.0 if group["accumulator"] == "sum" else self.decay(group, "nu", t, state)[0]
+            v = lazy_zeros(state, "v", p.data)
+            if norm == math.inf:
+                v[...] = xp.maximum(nu * v, xp.abs(h))
+            else:
+                v *= nu
+                v += (1.0 if group["accumulator"] == "sum" else 1 - nu) * (h * h if norm == 2 else xp.abs(h))
+            step_size = step_size / ((xp.sqrt(v) if norm == 2 else v) + group["eps"])
+        g_t = step_size * g if scaled else g
+        if group["momentum"] == "none":
+            m_bar = g_t
+        else:
+            mu, mu_next = self.decay(group, "mu", t, state)
+            w = 1.0 if group["momentum_accumulator"] == "sum" else 1 - mu
+            m = lazy_zeros(state, "m", p.data)
+            m *= mu
+            m += w * g_t
+            m_bar = m if group["momentum"] == "classical" else mu_next * m + w * g_t
+        p.data -= m_bar if scaled else step_size * m_bar
