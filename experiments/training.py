@@ -314,8 +314,3 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 f"test accuracy {100 * test['accuracy']:.2f}% ({train_time:.1f} s)"
             )
     return last
-
-
-def to_host_model_state(model: layers.Module) -> dict[str, np.ndarray]:
-    """The model's parameters as NumPy arrays (for comparisons in tests and notebooks)."""
-    return {k: to_device(v, "cpu") for k, v in model.state_dict().items()}
