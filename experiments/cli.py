@@ -19,6 +19,15 @@ DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
     "momentum": {"lr": 0.03, "momentum": 0.9, "schedule": "cosine"},
     "nesterov": {"lr": 0.03, "momentum": 0.9, "schedule": "cosine"},
     "adam": {"lr": 1e-3},
+    # The papers' settings. Singh et al. ran Caffe's LeNet solver (lr 0.01, momentum 0.9, weight
+    # decay 5e-4, ``inv`` with γ = 1e-4, p = 0.75) under their layer-specific rates.
+    "layer_sgd": {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "inv"},
+    "layer_momentum": {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "inv"},
+    "layer_nesterov": {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "inv"},
+    "layer_nag": {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "inv"},
+    "layer_adagrad": {"lr": 0.01, "weight_decay": 5e-4},
+    "wame": {"lr": 1e-3},  # the authors' code; α, η±, ζ bounds are the paper's defaults
+    "llb_sgd": {"lr": 0.05, "beta": 0.1},  # optimizer-decisions.md's measured reconstruction setting
 }
 
 
@@ -59,7 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--activation", default="relu", choices=layers.models.ACTIVATIONS)
     t.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
     t.add_argument("--data-root", default=None, help="folder with the dataset's IDX files (default: the bundled copy)")
-    t.add_argument("--optimizer", default="sgd", choices=sorted(optimizers.OPTIMIZERS))
+    t.add_argument(
+        "--optimizer",
+        default="sgd",
+        type=lambda name: name.lower().replace("-", "_"),  # layer-sgd and layer_sgd are the same name
+        choices=sorted(optimizers.OPTIMIZERS),
+    )
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's recipe)")
     t.add_argument(
         "--opt",
@@ -78,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit-test", type=int, default=None, help="use only the first N test images")
     t.add_argument("--log-every", type=int, default=50, help="steps between logged losses")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--telemetry-every",
+        type=int,
+        default=20,
+        help="steps between per-layer gradient-norm and effective-rate records (layer_telemetry.png); 0: off",
+    )
+    t.add_argument(
+        "--stop-threshold",
+        type=float,
+        default=None,
+        help="stop when the mean loss falls by less than this over --stop-window steps (Zheng et al.)",
+    )
+    t.add_argument("--stop-window", type=int, default=1000, help="steps per window of the stopping rule")
     return parser
 
 
@@ -104,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         test_limit=args.limit_test,
         log_every=args.log_every,
         progress=not args.no_progress,
+        telemetry_every=args.telemetry_every,
+        stop_threshold=args.stop_threshold,
+        stop_window=args.stop_window,
     )
     try:
         result = train(config, resume=args.resume)
@@ -116,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"after epoch {result['epoch']}; outputs in {config.out_dir}"
         )
     else:
-        print(f"nothing to do: the checkpoint in {config.out_dir} already has {config.epochs} epoch(s)")
+        print(f"nothing to do: the run in {config.out_dir} already has {config.epochs} epoch(s) or was stopped early")
     return 0
 
 

@@ -6,7 +6,9 @@ Everything a run produces lives in its output folder:
   atomically, so a crash or a diverging loss never destroys the last good one;
 - ``metrics.jsonl``: one JSON object per logged step (``"kind": "step"``) and per epoch
   (``"kind": "epoch"``);
-- ``learning_curve.png``: training loss per step, and train/test accuracy per epoch.
+- ``learning_curve.png``: training loss per step, and train/test accuracy per epoch;
+- ``layer_telemetry.jsonl`` and ``layer_telemetry.png``: every ``telemetry_every`` steps, each
+  layer's gradient norm and effective rate (:mod:`optimizers.telemetry`).
 
 A resumed run continues bit-identically: the loader's order depends only on (seed, epoch), and
 weights, optimizer state and the dropout generator are restored exactly.
@@ -14,11 +16,13 @@ weights, optimizer state and the dropout generator are restored exactly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import signal
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +38,13 @@ from minigrad import functional as F
 from minigrad import random as mrandom
 from minigrad.backend import check_device, to_device
 from optimizers.closure import loss_closure, per_sample_cross_entropy
+from optimizers.telemetry import LayerTelemetry
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
 CURVE = "learning_curve.png"
+TELEMETRY = "layer_telemetry.jsonl"
+TELEMETRY_PLOT = "layer_telemetry.png"
 
 # Settings a resumed run must share with the run that wrote the checkpoint.
 RESUME_KEYS = (
@@ -80,6 +87,12 @@ class TrainConfig:
     # Standardise pixels with the training split's mean and std (MNIST: 0.1307, 0.3081), the
     # usual MNIST recipe; it conditions the first layer and speeds up early training.
     normalize: bool = True
+    # Steps between per-layer telemetry records (gradient norm, effective rate); 0 turns it off.
+    telemetry_every: int = 20
+    # Zheng et al.'s stopping rule: stop when the mean training loss of the last ``stop_window``
+    # steps is less than ``stop_threshold`` below the mean of the ``stop_window`` steps before.
+    stop_threshold: float | None = None
+    stop_window: int = 1000
 
     def validate(self) -> None:
         """Raise ValueError for settings that cannot work."""
@@ -88,9 +101,15 @@ class TrainConfig:
             raise ValueError(f"unknown model {self.model!r}: expected one of {sorted(layers.MODELS)}")
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}: expected one of {sorted(DATASETS)}")
-        for name in ("batch_size", "epochs", "eval_batch_size", "log_every"):
+        for name in ("batch_size", "epochs", "eval_batch_size", "log_every", "stop_window"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not isinstance(self.telemetry_every, int) or self.telemetry_every < 0:
+            raise ValueError(f"telemetry_every must be an integer >= 0, got {self.telemetry_every!r}")
+        if self.stop_threshold is not None and not (
+            isinstance(self.stop_threshold, (int, float)) and math.isfinite(self.stop_threshold)
+        ):
+            raise ValueError(f"stop_threshold must be a finite number or None, got {self.stop_threshold!r}")
 
 
 DATASETS = {"mnist": datasets.mnist, "fashion_mnist": datasets.fashion_mnist}
@@ -196,6 +215,53 @@ def plot_learning_curve(records: list[dict[str, Any]], path: Path, title: str) -
     plt.close(fig)
 
 
+def plot_layer_telemetry(records: Sequence[Mapping[str, Any]], path: Any, title: str = "") -> None:
+    """Two log-scale panels, ‖g_l‖ and the effective rate per layer against the step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(records[0]["layers"]) if records else []
+    steps = [r["step"] for r in records]
+    fig, (ax_g, ax_r) = plt.subplots(1, 2, figsize=(11, 4))
+    colors = plt.cm.viridis([i / max(len(names) - 1, 1) for i in range(len(names))])
+    for name, color in zip(names, colors):
+        ax_g.plot(steps, [r["layers"][name]["grad_norm"] for r in records], color=color, lw=1, label=name)
+        ax_r.plot(steps, [r["layers"][name]["rate"] for r in records], color=color, lw=1, label=name)
+    ax_g.set(xlabel="step", ylabel="‖g_l‖₂", yscale="log", title="gradient norm per layer")
+    ax_r.set(xlabel="step", ylabel="‖Δθ_l‖ / ‖g_l‖", yscale="log", title="effective rate per layer")
+    ax_r.legend(fontsize=8, title="layer (input → output)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+class PlateauStop:
+    """Zheng et al. (2019)'s stopping rule over consecutive windows of ``window`` steps.
+
+    Stop when the mean training loss of the latest window is less than ``threshold`` below the
+    mean of the window before it (the paper: "the loss falls by less than the threshold over
+    1,000 iterations"). Window means, not single minibatch losses, which are too noisy to compare.
+    """
+
+    def __init__(self, threshold: float, window: int) -> None:
+        self.threshold, self.window = threshold, window
+        self.previous: float | None = None
+        self.total, self.count = 0.0, 0
+
+    def add(self, mean_loss: float, steps: int) -> bool:
+        """Fold in the mean loss of ``steps`` more steps; True when training should stop."""
+        self.total += mean_loss * steps
+        self.count += steps
+        if self.count < self.window:
+            return False
+        mean, self.total, self.count = self.total / self.count, 0.0, 0
+        previous, self.previous = self.previous, mean
+        return previous is not None and previous - mean < self.threshold
+
+
 def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Run (or resume) training as configured; returns the last epoch's metrics.
 
@@ -223,7 +289,14 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         mrandom.set_state(json.loads(saved["rng"]))
         start_epoch = int(saved["epoch"])
     records = _read_metrics(out / METRICS, start_epoch)
+    if any(r.get("stopped_early") for r in records):
+        return {}  # the stopping rule ended this run: there is nothing to continue
     (out / METRICS).write_text("".join(json.dumps(r) + "\n" for r in records))
+    telemetry_records = _read_metrics(out / TELEMETRY, start_epoch)
+    (out / TELEMETRY).write_text("".join(json.dumps(r) + "\n" for r in telemetry_records))
+    telemetry = LayerTelemetry(optimizer.param_groups, config.telemetry_every) if config.telemetry_every else None
+    plateau = PlateauStop(config.stop_threshold, config.stop_window) if config.stop_threshold is not None else None
+    stopped = False
 
     loader = datasets.DataLoader(
         train_x, train_y, config.batch_size, shuffle=True, seed=config.seed, device=config.device
@@ -252,17 +325,28 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
             step = (epoch - 1) * steps_per_epoch + i
             if kill_at and step == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
+            watch = telemetry.watch(step) if telemetry else contextlib.nullcontext()
             if optimizer.needs_closure:  # the optimizer evaluates (and differentiates) the loss itself
                 with minigrad.no_grad():
                     logits = model(x)
                 loss = minigrad.Tensor(F.cross_entropy(logits, y).data)
-                optimizer.step(loss_closure(lambda x=x, y=y: per_sample_cross_entropy(model(x), y), model.parameters()))
+                with watch:
+                    optimizer.step(
+                        loss_closure(lambda x=x, y=y: per_sample_cross_entropy(model(x), y), model.parameters())
+                    )
             else:
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
                 optimizer.zero_grad()
                 loss.backward()
-                optimizer.step()
+                with watch:
+                    if getattr(optimizer, "needs_loss", False):  # e.g. LLb-SGD reads the loss's direction
+                        optimizer.step(loss=loss.data)
+                    else:
+                        optimizer.step()
+            if telemetry and telemetry.records and telemetry.records[-1]["step"] == step:
+                with open(out / TELEMETRY, "a") as f:
+                    f.write(json.dumps({"epoch": epoch, **telemetry.records[-1]}) + "\n")
             window_loss = window_loss + loss.data
             window_steps += 1
             epoch_correct = epoch_correct + (logits.data.argmax(axis=1) == y).sum()
@@ -277,6 +361,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
                         "Try a smaller learning rate."
                     )
                 epoch_loss += value * window_steps
+                stopped = plateau is not None and plateau.add(value, window_steps)
                 window_loss, window_steps = 0.0, 0
                 if i % config.log_every == 0 or i == steps_per_epoch:
                     records.append({"kind": "step", "epoch": epoch, "step": step, "loss": value})
@@ -287,20 +372,27 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
                     loss=f"{value:.4f}", samples_per_s=f"{i * config.batch_size / elapsed:.0f}", refresh=False
                 )
             bar.update(1)
+            if stopped:
+                break
         bar.close()
         train_time = time.perf_counter() - tic
+        steps_done = i
         test = evaluate(model, test_x, test_y, config.eval_batch_size, config.device)
         last = {
             "kind": "epoch",
             "epoch": epoch,
-            "step": epoch * steps_per_epoch,
-            "train_loss": epoch_loss / steps_per_epoch,
+            "step": (epoch - 1) * steps_per_epoch + steps_done,
+            "train_loss": epoch_loss / steps_done,
             "train_accuracy": float(epoch_correct) / seen,
             "test_loss": test["loss"],
             "test_accuracy": test["accuracy"],
             "epoch_time_s": train_time,
-            "samples_per_s": len(train_y) / train_time,
+            "samples_per_s": seen / train_time,
         }
+        if stopped:
+            last["stopped_early"] = (
+                f"the mean loss fell by less than {config.stop_threshold} over {config.stop_window} steps"
+            )
         records.append(last)
         with open(out / METRICS, "a") as f:
             f.write(json.dumps(last) + "\n")
@@ -308,9 +400,16 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
         plot_learning_curve(
             records, out / CURVE, f"{config.model} on {config.dataset}, {config.optimizer} {config.hyperparams}"
         )
+        if telemetry:
+            plot_layer_telemetry(
+                _read_metrics(out / TELEMETRY, epoch), out / TELEMETRY_PLOT, f"{config.model}, {config.optimizer}"
+            )
         if config.progress:
             tqdm.write(
                 f"epoch {epoch}: train loss {last['train_loss']:.4f}, test loss {test['loss']:.4f}, "
                 f"test accuracy {100 * test['accuracy']:.2f}% ({train_time:.1f} s)"
+                + (f"; stopped: {last['stopped_early']}" if stopped else "")
             )
+        if stopped:
+            break
     return last

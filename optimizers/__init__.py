@@ -11,6 +11,13 @@ Layout
   :mod:`~optimizers.adagrad`, :mod:`~optimizers.adadelta`, :mod:`~optimizers.rmsprop`,
   :mod:`~optimizers.adam` (Adam, Adamax, Nadam), :mod:`~optimizers.rprop`.
 - :mod:`optimizers.dozat`: Dozat's hyperalgorithm, of which most of the above are settings.
+- The papers' adaptive methods: :mod:`~optimizers.layerwise` (Singh et al. 2015, layer-specific
+  rates over SGD, momentum, NAG, AdaGrad), :mod:`~optimizers.wame` (Mosca & Magoulas 2017),
+  :mod:`~optimizers.llb` (Zheng et al. 2019, a documented reconstruction),
+  :mod:`~optimizers.ravaut` (Ravaut & Gorti 2018, learning the learning rate) beside
+  :mod:`~optimizers.hypergradient` (Baydin et al. 2018), :mod:`~optimizers.esgd` (Dauphin et al.
+  2015); :mod:`~optimizers.closure` is the contract of the methods that re-evaluate the loss.
+- :mod:`optimizers.telemetry`: per-layer gradient norms and effective rates for any optimizer.
 
 By name (the command line)
 --------------------------
@@ -39,11 +46,14 @@ from optimizers.base import Optimizer, ParamsLike
 from optimizers.dozat import Dozat
 from optimizers.esgd import ESGD
 from optimizers.hypergradient import SGDHD, SGDNHD, AdamHD
+from optimizers.layerwise import LayerAdaGrad, LayerMomentum, LayerNesterov, LayerSGD, layer_specific
+from optimizers.llb import LLbSGD
 from optimizers.ravaut import RavautFirstOrder, RavautSecondOrder
 from optimizers.rmsprop import RMSprop
 from optimizers.rprop import Rprop
 from optimizers.schedules import SCHEDULES, Schedule, make_schedule
 from optimizers.sgd import SGD, Momentum, Nesterov
+from optimizers.wame import WAME
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
@@ -64,6 +74,13 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgdn_hd": SGDNHD,
     "adam_hd": AdamHD,
     "esgd": ESGD,
+    "layer_sgd": LayerSGD,
+    "layer_momentum": LayerMomentum,
+    "layer_nesterov": LayerNesterov,
+    "layer_nag": LayerNesterov,
+    "layer_adagrad": LayerAdaGrad,
+    "wame": WAME,
+    "llb_sgd": LLbSGD,
 }
 
 SCHEDULE_PREFIX = "schedule_"
@@ -75,13 +92,13 @@ def hyperparameters(cls: type[Optimizer]) -> list[str]:
 
 
 def build_optimizer(name: str, params: ParamsLike, **hyperparams: Any) -> Optimizer:
-    """Build the optimizer called ``name`` (a key of :data:`OPTIMIZERS`) over ``params``.
+    """Build the optimizer called ``name`` (a key of :data:`OPTIMIZERS`, ``-`` for ``_``) over ``params``.
 
     ``hyperparams`` are constructor keywords. ``schedule`` may be a :class:`Schedule`, None, or a
     schedule name whose arguments come as ``schedule_<arg>=value``. Raises a ValueError listing
     the valid names for an unknown optimizer, and the valid hyperparameters for an unknown one.
     """
-    cls = OPTIMIZERS.get(str(name).lower())
+    cls = OPTIMIZERS.get(str(name).lower().replace("-", "_"))  # "layer-sgd" reads better on a command line
     if cls is None:
         raise ValueError(f"unknown optimizer {name!r}: expected one of {sorted(OPTIMIZERS)}")
     schedule_args = {
@@ -112,6 +129,19 @@ __all__ = [
     "Adam",
     "Adamax",
     "Dozat",
+    "ESGD",
+    "LLbSGD",
+    "LayerAdaGrad",
+    "LayerMomentum",
+    "LayerNesterov",
+    "LayerSGD",
+    "RavautFirstOrder",
+    "RavautSecondOrder",
+    "SGDHD",
+    "SGDNHD",
+    "AdamHD",
+    "WAME",
+    "layer_specific",
     "Momentum",
     "Nadam",
     "Nesterov",

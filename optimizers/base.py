@@ -16,7 +16,8 @@ takes its optimizer state along at the next step.
 
 Learning-rate schedules (:mod:`optimizers.schedules`) belong to the optimizer, not to a group: a
 schedule s maps the global iteration k (0 at the first ``step()``, as Caffe counts) to a factor,
-and a group's effective rate at that step is ``rate(group)`` = group["lr"]·s(k). The global
+and a group's rate at that step is ``rate(group)`` = group["lr"]·s(k) (times a layer-wise
+method's per-layer factor, see :mod:`optimizers.layerwise`). The global
 counter ``iteration`` travels in the state dict, so a resumed run continues the schedule
 exactly; the per-parameter ``state["step"]`` (t = 1, 2, … in the papers' bias corrections)
 counts the updates that parameter received.
@@ -106,6 +107,9 @@ class Optimizer:
         self.schedule = schedule
         self.iteration = 0  # global step() count: the schedule's k, saved with the state
         self.lr_factor = 1.0  # s(k) during the current step (1 without a schedule)
+        # A layer-wise method's factor for the group being updated (1 otherwise); it may be a
+        # 0-d device array, so that computing it from a gradient norm needs no host sync.
+        self.layer_factor: Any = 1.0
         items = list(params)
         if not items:
             raise ValueError("optimizer got an empty parameter list")
@@ -135,9 +139,13 @@ class Optimizer:
         """Check a group's hyperparameters; subclasses raise ValueError naming the bad one."""
 
     # ----- the update --------------------------------------------------------------------------
-    def rate(self, group: dict[str, Any]) -> float:
-        """The group's learning rate at the current step: lr·s(k), or lr without a schedule."""
-        return group["lr"] * self.lr_factor
+    def rate(self, group: dict[str, Any]) -> Any:
+        """The group's learning rate at the current step: lr·s(k)·f_l.
+
+        s(k) is the schedule's factor (1 without one); f_l is :attr:`layer_factor`, which
+        layer-wise methods (:mod:`optimizers.layerwise`) set per group and which is 1 otherwise.
+        """
+        return group["lr"] * self.lr_factor * self.layer_factor
 
     def init_state(self, p: Parameter) -> dict[str, Any]:
         """Fresh state for parameter ``p`` (arrays on p's device)."""

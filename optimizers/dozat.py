@@ -2,7 +2,7 @@
 
 Algorithm 1, for step t = 1, 2, … with α_t the (scheduled) rate, μ_t and ν_t the decay schedules::
 
-    h_t ← ∇f_t(θ_{t−1})                      (curvature source "gradient")
+    h_t ← ∇f_t(θ_{t−1})  or  H_t·u, u ~ N(0, I)   (curvature source "gradient" or "equilibrated")
     v_t ← ν_t·v_{t−1} + {(1 − ν_t) or 1}·h_t^p
     v̄_t ← v_t^(1/p) + ε
     g_t ← {1 or α_t / v̄_t}·∇f_t(θ_{t−1})
@@ -33,6 +33,7 @@ Nadam               nesterov    False   mean       nadam             mean       
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from minigrad import Parameter
@@ -48,13 +49,15 @@ from optimizers.base import (
     lazy_zeros,
     with_weight_decay,
 )
+from optimizers.closure import Closure, check_probe_dtype, require_closure
+from optimizers.esgd import random_hessian_products
 
 MOMENTA = ("none", "classical", "nesterov")
 ACCUMULATORS = ("none", "sum", "mean")
 MOMENTUM_ACCUMULATORS = ("sum", "mean")
 NORMS = (1, 2, math.inf)
 DECAY_SCHEDULES = ("constant", "bias_correction", "true_mean", "sutskever", "nadam")
-CURVATURES = ("gradient",)  # "equilibrated" (Hessian-vector products) arrives with ESGD
+CURVATURES = ("gradient", "equilibrated")
 NADAM_PSI = 0.004  # 1/250, the period of Dozat's warming schedule
 
 
@@ -98,8 +101,12 @@ class Dozat(Optimizer):
     - ``norm`` p in {1, 2, inf}: h^p is |h| or h²; v̄ = v^(1/p) + ε. For p = inf the max form,
       v_t = max(ν_t·v_{t−1}, |h_t|) (Kingma & Ba §7.1; "sum" uses ν_t = 1), v̄ = v + ε;
     - ``mu_schedule``, ``nu_schedule``: see :func:`decay_schedule`; ``mu``, ``nu`` their bases;
-    - ``curvature``: "gradient" (h_t = ∇f). "equilibrated" (Hessian-vector products with
-      u ~ N(0, I)) comes with the ESGD issue and is refused with a ValueError until then.
+    - ``curvature``: "gradient" (h_t = ∇f) or "equilibrated" (h_t = H·u, u ~ N(0, I), Dauphin
+      et al. 2015: with ``accumulator="sum"`` and p = 2, v̄ = √(Σ(Hu)²) is ESGD's preconditioner
+      up to the 1/i of its mean). H·u is a central difference of two gradients through a closure
+      (:func:`optimizers.esgd.hessian_vector_product`; ``hvp_r``, ``probe_dtype``), drawn every
+      ``curvature_every`` steps (steps 1, k+1, …) and folded into v only then; ν_t's t counts
+      those samples. The optimizer then needs a closure: ``opt.step(closure)``.
 
     ε sits outside the root, as Algorithm 1 prints it. t is the parameter's own step count.
     Defaults follow the paper's findings (§4.3–§6): NAG with unscaled gradients, decaying means
@@ -122,22 +129,32 @@ class Dozat(Optimizer):
         nu_schedule: str = "bias_correction",
         eps: float = 1e-8,
         curvature: str = "gradient",
+        curvature_every: int = 20,
+        hvp_r: float | None = None,
+        probe_dtype: str = "float64",
         weight_decay: float = 0.0,
         schedule: ScheduleLike | str | None = None,
     ) -> None:
         defaults = {"lr": lr, "momentum": momentum, "mu": mu, "mu_schedule": mu_schedule, "scaled": scaled,
                     "momentum_accumulator": momentum_accumulator, "accumulator": accumulator, "norm": norm,
                     "nu": nu, "nu_schedule": nu_schedule, "eps": eps, "curvature": curvature,
+                    "curvature_every": curvature_every, "hvp_r": hvp_r, "probe_dtype": probe_dtype,
                     "weight_decay": weight_decay}
         super().__init__(params, defaults, schedule)
+        self.needs_closure = any(g["curvature"] == "equilibrated" for g in self.param_groups)
+        self.steps = 0  # step() calls, which decide when to draw H·u
 
     def validate_group(self, group: dict[str, Any]) -> None:
         """Every switch one of its values; lr, eps, weight_decay ≥ 0; mu, nu in [0, 1)."""
-        if group["curvature"] != "gradient":
-            raise ValueError(
-                f"curvature must be 'gradient', got {group['curvature']!r}: the 'equilibrated' source "
-                "(Hessian-vector products, Dauphin et al. 2015) arrives with ESGD"
-            )
+        check_choice("curvature", group["curvature"], CURVATURES)
+        k = group["curvature_every"]
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"curvature_every must be an int >= 1, got {k!r}")
+        check_probe_dtype(group["probe_dtype"])
+        # One H·u over all parameters per draw: its settings cannot differ between groups.
+        for key in ("curvature", "curvature_every", "hvp_r", "probe_dtype"):
+            if self.param_groups and group[key] != self.param_groups[0][key]:
+                raise ValueError(f"Dozat draws curvature for all parameters at once: {key} differs between groups")
         for name in ("lr", "eps", "weight_decay"):
             check_nonnegative(name, group[name])
         check_unit_interval("mu", group["mu"])
@@ -156,6 +173,32 @@ class Dozat(Optimizer):
         """The running products P of the "nadam" schedules (Python floats; m and v are made when used)."""
         return {"mu_product": 1.0, "nu_product": 1.0}
 
+    def step(self, closure: Closure | None = None) -> Any:
+        """Algorithm 1 for every parameter; with the "equilibrated" source, draw H·u every k steps first."""
+        first = self.param_groups[0]
+        if first["curvature"] != "equilibrated":
+            return super().step(closure)
+        closure = require_closure(self, closure)
+        loss = closure()
+        self.steps += 1
+        if (self.steps - 1) % first["curvature_every"] == 0:
+            params = [p for g in self.param_groups for p in g["params"]]
+            for p, hu in zip(params, random_hessian_products(closure, params, first["hvp_r"], first["probe_dtype"])):
+                state = self.state_for(p)
+                state["curvature"] = hu  # consumed by the next update of p
+                state["samples"] = state.get("samples", 0) + 1
+        super().step()
+        return loss
+
+    def state_dict(self) -> dict[str, Any]:
+        """The base state dict plus the step count that schedules the curvature draws."""
+        return {**super().state_dict(), "dozat": {"steps": self.steps}}
+
+    def load_state_dict(self, saved: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (older ones without the curvature step count start it at 0)."""
+        super().load_state_dict(saved)
+        self.steps = int(saved.get("dozat", {}).get("steps", 0))
+
     def decay(self, group: dict[str, Any], which: str, t: int, state: dict[str, Any]) -> tuple[float, float]:
         """(μ_t, μ_{t+1}) for ``which`` = "mu", or (ν_t, ν_{t+1}) for "nu"; advances P for "nadam"."""
         name, base, product = group[f"{which}_schedule"], group[which], state[f"{which}_product"]
@@ -170,14 +213,18 @@ class Dozat(Optimizer):
         xp, t, norm, scaled = p.xp, state["step"], group["norm"], group["scaled"]
         step_size = self.rate(group)  # α_t, becomes α_t / v̄_t with an accumulator
         if group["accumulator"] != "none":
-            h = g  # the curvature source "gradient"
-            nu = 1.0 if group["accumulator"] == "sum" else self.decay(group, "nu", t, state)[0]
+            if group["curvature"] == "gradient":
+                h, t_h = g, t
+            else:  # H·u, folded in once per draw; between draws v stays as it is
+                h, t_h = state.pop("curvature", None), state.get("samples", 0)
             v = lazy_zeros(state, "v", p.data)
-            if norm == math.inf:
-                v[...] = xp.maximum(nu * v, xp.abs(h))
-            else:
-                v *= nu
-                v += (1.0 if group["accumulator"] == "sum" else 1 - nu) * (h * h if norm == 2 else xp.abs(h))
+            if h is not None:
+                nu = 1.0 if group["accumulator"] == "sum" else self.decay(group, "nu", t_h, state)[0]
+                if norm == math.inf:
+                    v[...] = xp.maximum(nu * v, xp.abs(h))
+                else:
+                    v *= nu
+                    v += (1.0 if group["accumulator"] == "sum" else 1 - nu) * (h * h if norm == 2 else xp.abs(h))
             step_size = step_size / ((xp.sqrt(v) if norm == 2 else v) + group["eps"])
         g_t = step_size * g if scaled else g
         if group["momentum"] == "none":

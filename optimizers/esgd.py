@@ -65,6 +65,20 @@ def hessian_vector_product(
     return [((a - c) / (2 * r)).astype(p.dtype, copy=False) for p, a, c in zip(params, plus, minus)]
 
 
+def random_hessian_products(
+    closure: Closure, params: Sequence[Parameter], r: float | None = None, probe_dtype: str = "float64"
+) -> list[Any]:
+    """H·v for one v ~ N(0, I) over all ``params``: a sample whose square has mean diag(H²).
+
+    v is drawn from ``minigrad.random.generator(xp)``, one standard normal array per parameter in
+    order, in the probe dtype (float64 by default); H·v is :func:`hessian_vector_product`.
+    """
+    params = list(params)
+    wide = probe_dtype == "float64"
+    vs = [mrandom.generator(p.xp).standard_normal(p.shape, dtype="float64" if wide else p.dtype) for p in params]
+    return hessian_vector_product(closure, params, vs, r, probe_dtype)
+
+
 class ESGD(Optimizer):
     """Equilibrated SGD: Dauphin, de Vries & Bengio (2015), Algorithm 1, with the authors' amortisation::
 
@@ -146,9 +160,7 @@ class ESGD(Optimizer):
         """D ← D + (H·v)², i ← i + 1 for every parameter, with v ~ N(0, I) (the gradients are kept)."""
         group = self.param_groups[0]
         params = [p for g in self.param_groups for p in g["params"]]
-        wide = group["probe_dtype"] == "float64"
-        vs = [mrandom.generator(p.xp).standard_normal(p.shape, dtype="float64" if wide else p.dtype) for p in params]
-        products = hessian_vector_product(closure, params, vs, group["hvp_r"], group["probe_dtype"])
+        products = random_hessian_products(closure, params, group["hvp_r"], group["probe_dtype"])
         for p, hv in zip(params, products):
             state = self.state_for(p)
             state["D"] += hv * hv

@@ -491,11 +491,6 @@ def test_bad_hyperparameters_raise_a_value_error_naming_them(cls: type, kwargs: 
         cls([{"params": [Parameter(np.zeros(2))], **kwargs}])
 
 
-def test_dozat_curvature_hook_refers_to_esgd() -> None:
-    with pytest.raises(ValueError, match="equilibrated.*arrives with ESGD"):
-        Dozat([Parameter(np.zeros(2))], curvature="equilibrated")
-
-
 def test_registry_and_build_optimizer() -> None:
     assert set(optimizers.OPTIMIZERS) >= {
         "sgd",
