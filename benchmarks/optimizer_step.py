@@ -1,5 +1,12 @@
 """Time each optimizer's ``step()`` on LeNet-5's parameters, relative to plain SGD's.
 
+Two measures. The default times the update alone (below). ``--training-step`` times a whole
+training step instead (forward, backward and update on one MNIST batch of 64, through a closure
+for the optimizers that re-evaluate the loss, as ``minigrad train`` runs them), which is the
+wall-time overhead a user sees: Singh et al. claim very little for layer-specific rates; Ravaut's
+second order costs extra forward passes, ESGD and the equilibrated curvature two extra
+forward-backward passes every k-th step.
+
 Only the update is timed. Each optimizer steps on its own LeNet-5's ten parameter arrays
 (61,706 float32 numbers), whose ``.grad`` cycle through four fixed sets of random gradients, so
 that sign-dependent rules (Rprop) meet sign flips as often as in training; setting ten ``.grad``
@@ -18,13 +25,17 @@ import argparse
 import random
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+import datasets
 import layers
 import minigrad
 import optimizers
+from minigrad import functional as F
+from optimizers.closure import loss_closure, per_sample_cross_entropy
 
 # (label, registry name, hyperparameters): every registered rule with its defaults, plus the
 # variants whose cost differs (other forms, a schedule).
@@ -47,6 +58,24 @@ CONFIGS: list[tuple[str, str, dict[str, Any]]] = [
     ("dozat (defaults)", "dozat", {}),
     ("dozat = adam", "dozat", {"momentum": "classical", "nu": 0.999}),
     ("dozat = sgd", "dozat", {"momentum": "none", "accumulator": "none"}),
+    ("layer_sgd", "layer_sgd", {}),
+    ("layer_momentum", "layer_momentum", {}),
+    ("layer_nesterov", "layer_nesterov", {}),
+    ("layer_adagrad", "layer_adagrad", {}),
+    ("layer_sgd blob", "layer_sgd", {"grouping": "blob"}),
+    ("wame", "wame", {}),
+    ("llb_sgd", "llb_sgd", {}),
+    ("sgd_hd", "sgd_hd", {}),
+    ("sgdn_hd", "sgdn_hd", {}),
+    ("adam_hd", "adam_hd", {}),
+]
+
+# Optimizers that re-evaluate the loss through a closure: only --training-step can time them.
+CLOSURE_CONFIGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("ravaut1", "ravaut1", {}),
+    ("ravaut2", "ravaut2", {}),
+    ("esgd (k = 20)", "esgd", {}),
+    ("dozat equilibrated (k = 20)", "dozat", {"curvature": "equilibrated", "eps": 0.03, "lr": 0.02}),
 ]
 
 
@@ -67,6 +96,61 @@ def time_block(opt: optimizers.Optimizer, grad_sets: list[list[np.ndarray]], ste
     return (time.perf_counter() - tic) / steps
 
 
+def training_step_timer(name: str, hyper: dict[str, Any], x: Any, y: Any) -> Callable[[int], float]:
+    """A function ``steps -> seconds per training step`` for a fresh LeNet-5 and optimizer ``name``."""
+    minigrad.seed(0)
+    model = layers.LeNet5()
+    opt = optimizers.build_optimizer(name, model.layer_groups(), **dict(hyper))
+
+    def run(steps: int) -> float:
+        tic = time.perf_counter()
+        for _ in range(steps):
+            if opt.needs_closure:
+                opt.step(loss_closure(lambda: per_sample_cross_entropy(model(x), y), model.parameters()))
+            else:
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step(loss=loss.data) if getattr(opt, "needs_loss", False) else opt.step()
+        return (time.perf_counter() - tic) / steps
+
+    return run
+
+
+def interleaved(timers: dict[str, Callable[[int], float]], rounds: int, steps: int) -> dict[str, dict[str, float]]:
+    """Median seconds per step and median per-round ratio to "sgd", timers run in shuffled rounds."""
+    times: dict[str, list[float]] = {label: [] for label in timers}
+    ratios: dict[str, list[float]] = {label: [] for label in timers}
+    order, shuffle = list(timers), random.Random(0)
+    for _ in range(rounds):
+        shuffle.shuffle(order)
+        for label in order:
+            times[label].append(timers[label](steps))
+        for label in timers:
+            ratios[label].append(times[label][-1] / times["sgd"][-1])
+    return {label: {"ms": 1e3 * statistics.median(times[label]), "vs_sgd": statistics.median(ratios[label])}
+            for label in timers}
+
+
+def training_step_main(rounds: int, steps: int) -> dict[str, dict[str, float]]:
+    """Time whole LeNet-5 training steps (batch 64) per optimizer; print and return the medians."""
+    images, labels = datasets.take(*datasets.mnist("train"), 64)
+    x, y = minigrad.Tensor(((images - images.mean()) / images.std()).astype(np.float32)), labels
+    configs = [c for c in CONFIGS if c[0] in ("sgd", "momentum", "nesterov", "adagrad", "adam", "rmsprop")
+               or c[1] in ("layer_sgd", "layer_momentum", "layer_nesterov", "layer_adagrad", "wame", "llb_sgd",
+                           "sgd_hd", "adam_hd")] + CLOSURE_CONFIGS
+    timers = {label: training_step_timer(name, hyper, x, y) for label, name, hyper in configs}
+    for run in timers.values():  # warm up; also draws the closure methods' first curvature sample
+        run(2)
+    result = interleaved(timers, rounds, steps)
+    print(f"LeNet-5 training step (forward + backward + update, batch 64), {rounds} rounds x {steps} steps, "
+          f"interleaved; NumPy {np.__version__}")
+    print(f"  {'optimizer':30s} {'ms/step':>8s} {'× SGD':>7s}")
+    for label, r in result.items():
+        print(f"  {label:30s} {r['ms']:8.2f} {r['vs_sgd']:7.2f}")
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     """Run the benchmark and print its table; returns {label: {"us", "vs_sgd", "vs_momentum"}} (medians)."""
     formatter = argparse.RawDescriptionHelpFormatter
@@ -74,8 +158,12 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--steps", type=int, default=50, help="steps per block")
     parser.add_argument("--fast", action="store_true", help="3 rounds of 5 steps")
+    parser.add_argument("--training-step", action="store_true", help="time whole training steps (see above)")
     args = parser.parse_args(argv)
     rounds, steps = (3, 5) if args.fast else (args.rounds, args.steps)
+    if args.training_step:
+        # 20 steps per block so that every block holds one curvature draw of ESGD / equilibrated (k = 20).
+        return training_step_main(rounds if not args.fast else 2, 20 if not args.fast else 3)
 
     rng = np.random.default_rng(0)
     shapes = [p.shape for group in layers.LeNet5().layer_groups() for p in group["params"]]
