@@ -17,6 +17,22 @@ from minigrad import backend
 DEFAULT_FLOAT = np.float32
 
 
+def scalar_dtype(value: bool | int | float, dtype: Any) -> np.dtype:
+    """The dtype in which an array of ``dtype`` and the Python scalar ``value`` combine.
+
+    PyTorch's rule, and NumPy 2's but for the width of the float: the scalar takes the array's
+    dtype unless it is of a higher kind. A float with an integer or boolean array gives the
+    default float dtype (float32; NumPy would give float64), an int with a boolean array gives
+    int64. So ``Tensor([1, 2]) * 0.5`` is ``[0.5, 1.0]``, not truncated to ``[0, 0]``.
+    """
+    dtype = np.dtype(dtype)
+    if isinstance(value, bool) or dtype.kind in "fc":
+        return dtype
+    if isinstance(value, int):
+        return np.dtype(np.int64) if dtype.kind == "b" else dtype
+    return np.dtype(DEFAULT_FLOAT) if dtype.kind in "biu" else dtype
+
+
 class Tensor:
     """An n-d array that records the ops applied to it, for reverse-mode differentiation.
 
@@ -290,8 +306,11 @@ def _raw(x: Any) -> Any:
 
 
 def _like(x: Any, ref: Tensor) -> Any:
-    """A Python scalar as a constant Tensor with ``ref``'s dtype and device (for reflected ops)."""
-    if isinstance(x, Tensor):
+    """An array operand as a constant Tensor with ``ref``'s dtype and device (for reflected ops).
+
+    Python scalars are passed through: ``Function.apply`` gives them the promoted dtype.
+    """
+    if isinstance(x, (Tensor, bool, int, float)):
         return x
     return Tensor(ref.xp.asarray(x, dtype=ref.data.dtype))
 

@@ -193,6 +193,7 @@ def test_relu_and_leaky_relu_away_from_zero(shape, seed: int, slope: float) -> N
 # ----- matmul -----------------------------------------------------------------------------------
 
 MATMUL_CASES = {
+    "1d@1d": lambda m, k, n, b: ((k,), (k,)),
     "1d@2d": lambda m, k, n, b: ((k,), (k, n)),
     "2d@1d": lambda m, k, n, b: ((m, k), (k,)),
     "2d@2d": lambda m, k, n, b: ((m, k), (k, n)),
@@ -221,12 +222,17 @@ def test_matmul(case: str, m: int, k: int, n: int, b: int, seed: int) -> None:
     check(lambda p, q: p @ q, x, y)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: MatMul.backward fails for 1-d @ 1-d (0-d gradient)")
 def test_matmul_vector_dot_vector() -> None:
-    # arithmetic.py MatMul.backward: g is 0-d, and g[..., None, :] raises IndexError.
+    # Regression: MatMul.backward restored a's row axis first, and g[..., None, :] on the 0-d
+    # gradient of vector @ vector raised IndexError.
     rng = np.random.default_rng(0)
     x, y = uniform(rng, (3,)), uniform(rng, (3,))
+    assert (x @ y).shape == ()
     check(lambda p, q: p @ q, x, y)
+    x.grad = y.grad = None
+    (x @ y).backward()
+    np.testing.assert_allclose(x.grad, y.data)
+    np.testing.assert_allclose(y.grad, x.data)
 
 
 def test_reflected_matmul_with_a_numpy_array() -> None:
@@ -702,7 +708,22 @@ def test_gradcheck_needs_an_input_requiring_grad() -> None:
         gradcheck(lambda a: a * a, [Tensor(np.ones(3))])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: gradcheck crashes (np.stack of []) when the output is empty")
 def test_gradcheck_on_an_empty_output() -> None:
+    # Regression: the Jacobian check did np.stack of no rows. An empty output's gradient is zero.
     x = uniform(np.random.default_rng(12), (3,))
     assert gradcheck(lambda a: a[3:], [x])
+    np.testing.assert_array_equal(x.grad, np.zeros(3))
+    assert gradcheck(lambda a: a[:, :0] * 2, [uniform(np.random.default_rng(13), (2, 3))])
+    assert gradcheck(lambda a: a * 2, [uniform(np.random.default_rng(14), (0, 3))])  # empty input too
+
+
+def test_gradcheck_rejects_a_nonzero_gradient_from_an_empty_output() -> None:
+    class Leaky(Function):
+        def forward(self, a):
+            return a[:0]
+
+        def backward(self, g):
+            return np.ones(3)
+
+    with pytest.raises(GradcheckError):
+        gradcheck(lambda a: Leaky.apply(a), [uniform(np.random.default_rng(15), (3,))])

@@ -221,11 +221,13 @@ class MatMul(Function):
         # Promote 1-d operands to matrices so one formula serves every case, then undo it.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
+        # The output lost b's column axis (last) and a's row axis (before it): restore the last one
+        # first, so that for vector @ vector the 0-d g becomes (1,) and then (1, 1).
         g2 = g
-        if a.ndim == 1:
-            g2 = g2[..., None, :]
         if b.ndim == 1:
             g2 = g2[..., None]
+        if a.ndim == 1:
+            g2 = g2[..., None, :]
         ga = gb = None
         if self.needs_input_grad[0]:
             ga = g2 @ b2.swapaxes(-1, -2)
