@@ -9,6 +9,7 @@ from typing import Any
 
 import layers
 import optimizers
+from experiments import saddle
 from experiments.training import DATASETS, TrainConfig, TrainingDiverged, train
 
 # A working recipe per optimizer for LeNet-5 on MNIST; --lr and --opt override any entry.
@@ -105,12 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when the mean loss falls by less than this over --stop-window steps (Zheng et al.)",
     )
     t.add_argument("--stop-window", type=int, default=1000, help="steps per window of the stopping rule")
+    saddle.add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minigrad`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "saddle":
+        return saddle.run(args)
     hyper = dict(DEFAULT_HYPERPARAMS.get(args.optimizer, {}))
     if args.lr is not None:
         hyper["lr"] = args.lr

@@ -1,0 +1,682 @@
+"""The saddle-point lab: the real optimizers on two-parameter toys, and a network's path in a loss plane.
+
+Toy trajectories
+----------------
+:func:`run_trajectory` drives an optimizer class of :mod:`optimizers` (built by
+:func:`optimizers.build_optimizer`, the same code that trains LeNet) on a surface of
+:mod:`datasets.surfaces`. x and y are two float64 minigrad Parameters of shape (), in two
+parameter groups named "x" and "y", so a layer-wise method (Singh et al.'s ``layer_sgd``,
+``llb_sgd``) sees two layers. Each step builds the loss from Tensors through ``surface.f``,
+calls ``backward`` and ``optimizer.step()``; optimizers that re-evaluate the loss get a closure
+per :mod:`optimizers.closure`. Per step it records the position, the loss, each layer's gradient
+norm and its effective rate ‖Δθ_l‖/‖g_l‖ (:class:`optimizers.telemetry.LayerTelemetry`). No
+randomness anywhere: two runs are bit-identical.
+
+Escapes (:func:`escape_step`): the first step at which the iterate is farther than ``radius``
+from the saddle, counting only after it has been within the radius (a start inside the ball
+counts as having been inside), so a start that first slides down the stable manifold towards
+the saddle is timed from when it arrives. The distance is Euclidean unless ``ord`` says otherwise.
+
+Hyperparameters: :data:`TOY_HYPERPARAMS` states one setting per optimizer (chosen to behave on
+these toys, not tuned per surface) and :data:`SURFACE_HYPERPARAMS` the few per-surface
+exceptions where a gradient-proportional rate would diverge (Rosenbrock's and Beale's walls).
+An explicit ``--lr`` replaces the rate of every optimizer.
+
+The network path (Li et al. 2018, "Visualizing the loss landscape of neural nets"; Zheng et al.
+2019, Fig. 8)
+-------------------------------------------------------------------------------------------------
+:func:`train_network_paths` trains a small tanh network (4 → 8 → 1, no biases, weights drawn
+N(0, 10⁻⁴), i.e. next to the all-zero saddle every such net has) full-batch on a fixed synthetic
+regression set (a teacher net of the same shape, seed stated), with several optimizers from the
+same start, and records the flattened weights θ_k after every step. Method: let θ* be the final
+point of the run with the lowest final loss; stack every run's deviations θ_k − θ* as rows of a
+matrix M; the top two right singular vectors of M (numpy SVD, i.e. PCA of the paths without
+re-centering, as Li et al. do relative to the final point) span a plane through θ*. Each path is
+projected onto it, (α, β)_k = ((θ_k − θ*)·d₁, (θ_k − θ*)·d₂), and the loss is evaluated on a grid
+θ* + α·d₁ + β·d₂ of that plane. The figure states the share of the paths' variance the plane
+holds: what lies off the plane is not drawn, so the contour is the loss *in the plane*, which
+the paths only approximately travel in.
+
+Figures state their fixed seeds and hyperparameters, and carry the caveat that toy surfaces do
+not rank optimizers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import optimizers
+from datasets.surfaces import SURFACES, Surface, get_surface
+from minigrad import Parameter, Tensor, no_grad
+from minigrad import random as mrandom
+from optimizers.closure import loss_closure
+from optimizers.telemetry import LayerTelemetry
+
+CAVEAT = "toy surfaces do not rank optimizers"
+LAYERS = ("x", "y")
+
+# One setting per optimizer for all toys. The gradient-proportional family shares a long-run
+# rate of 0.1 (SGD's t; momentum and NAG have t/(1 − μ) = 0.01/0.1), so their differences are
+# the methods', not the rates'. Adam and RMSprop take lr = 0.01, which is their step length in
+# parameter units (≈ lr per step): it crosses the unit-sized windows in ~100 steps. AdaGrad's
+# step decays like lr/√k, so it takes ten times that, the usual ratio of the two defaults
+# (torch: 1e-2 and 1e-3). WAME keeps its paper default 1e-3: its acceleration factor ζ (up to
+# 100) multiplies the step, so 1e-2 overshoots every valley. A layer-wise method takes its base
+# method's rate, so that only Singh et al.'s per-layer factor differs.
+TOY_HYPERPARAMS: dict[str, dict[str, Any]] = {
+    "sgd": {"lr": 0.1},
+    "momentum": {"lr": 0.01, "momentum": 0.9},
+    "nesterov": {"lr": 0.01, "momentum": 0.9},
+    "nag": {"lr": 0.01, "momentum": 0.9},
+    "adagrad": {"lr": 0.1},
+    "adadelta": {},
+    "rmsprop": {"lr": 0.01},
+    "adam": {"lr": 0.01},
+    "adamax": {"lr": 0.01},
+    "nadam": {"lr": 0.01},
+    "rprop": {},
+    "layer_sgd": {"lr": 0.1},
+    "layer_momentum": {"lr": 0.01, "momentum": 0.9},
+    "layer_nesterov": {"lr": 0.01, "momentum": 0.9},
+    "layer_nag": {"lr": 0.01, "momentum": 0.9},
+    "layer_adagrad": {"lr": 0.1},
+    "wame": {"lr": 1e-3},
+    "llb_sgd": {"lr": 0.1},
+}
+
+# Per-surface exceptions: Rosenbrock's Hessian reaches ~1000 and Beale's walls ~900, so a
+# gradient-proportional rate must be below 2/1000 there; the normalised methods keep theirs.
+_STEEP = {
+    "sgd": {"lr": 1e-3},
+    "momentum": {"lr": 1e-4, "momentum": 0.9},
+    "nesterov": {"lr": 1e-4, "momentum": 0.9},
+    "nag": {"lr": 1e-4, "momentum": 0.9},
+    "layer_sgd": {"lr": 1e-3},
+    "layer_momentum": {"lr": 1e-4, "momentum": 0.9},
+    "layer_nesterov": {"lr": 1e-4, "momentum": 0.9},
+    "layer_nag": {"lr": 1e-4, "momentum": 0.9},
+    "llb_sgd": {"lr": 1e-3},
+}
+SURFACE_HYPERPARAMS: dict[str, dict[str, dict[str, Any]]] = {"rosenbrock": _STEEP, "beale": _STEEP}
+
+DEFAULT_OPTIMIZERS = ("sgd", "nag", "adagrad", "adam", "wame", "layer_sgd")
+
+
+def canonical(name: str) -> str:
+    """Registry spelling of an optimizer name: lowercase, ``-`` → ``_`` ("layer-sgd" → "layer_sgd")."""
+    return str(name).strip().lower().replace("-", "_")
+
+
+def hyperparams_for(optimizer: str, surface: str | Surface, lr: float | None = None) -> dict[str, Any]:
+    """The stated toy hyperparameters of ``optimizer`` on ``surface``, with ``lr`` replacing the rate if given."""
+    name = canonical(optimizer)
+    surface_name = surface.name if isinstance(surface, Surface) else canonical(surface)
+    hyper = dict(TOY_HYPERPARAMS.get(name, {}))
+    hyper.update(SURFACE_HYPERPARAMS.get(surface_name, {}).get(name, {}))
+    if lr is not None:
+        hyper["lr"] = lr
+    return hyper
+
+
+@dataclass
+class Trajectory:
+    """One optimizer's run on one surface.
+
+    ``positions`` (n+1, 2) are θ_0 … θ_n; ``losses`` (n+1,) are f at them; ``grad_norms`` and
+    ``rates`` (n, 2) are, per step and per layer ("x", "y"), ‖g_l‖ of the gradient the step used
+    and the effective rate ‖Δθ_l‖/‖g_l‖ (NaN where g_l = 0). n = ``steps`` unless the run was
+    stopped because θ left the ball ‖θ‖ ≤ ``max_norm`` or became non-finite (``stopped`` says why).
+    """
+
+    surface: str
+    optimizer: str
+    hyperparams: dict[str, Any]
+    start: tuple[float, float]
+    positions: np.ndarray
+    losses: np.ndarray
+    grad_norms: np.ndarray
+    rates: np.ndarray
+    saddle: tuple[float, float] | None = None
+    stopped: str | None = None
+    layers: tuple[str, ...] = field(default=LAYERS)
+
+    @property
+    def steps(self) -> int:
+        """Number of steps taken."""
+        return len(self.positions) - 1
+
+    def label(self) -> str:
+        """"name (k=v, …)" for legends."""
+        hyper = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.hyperparams.items())
+        return f"{self.optimizer} ({hyper})" if hyper else self.optimizer
+
+
+def run_trajectory(
+    surface: str | Surface,
+    optimizer_name: str,
+    start: Sequence[float] | None = None,
+    steps: int = 300,
+    max_norm: float = 1e3,
+    seed: int = 0,
+    **hyper: Any,
+) -> Trajectory:
+    """Run ``optimizer_name`` for ``steps`` steps on ``surface`` from ``start`` (default: the surface's first).
+
+    ``hyper`` are the optimizer's constructor keywords, passed as given (see :func:`hyperparams_for`
+    for the stated toy defaults). Everything is float64. The run stops early, keeping what it
+    recorded, once ‖θ‖ > ``max_norm`` or θ or the loss is not finite: the unbounded surfaces
+    (saddle, monkey) would otherwise overflow. ``seed`` seeds minigrad's generators first
+    (:func:`minigrad.random.seed`, as a training run does): only optimizers that draw random
+    numbers (ESGD's Hessian probes) use them, and the seed makes those runs repeatable too.
+    """
+    surf = get_surface(surface) if isinstance(surface, str) else surface
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    x0, y0 = (float(v) for v in (start if start is not None else surf.starts[0]))
+    mrandom.seed(seed)
+    x = Parameter(np.array(x0, dtype=np.float64))
+    y = Parameter(np.array(y0, dtype=np.float64))
+    groups = [{"params": [x], "name": "x"}, {"params": [y], "name": "y"}]
+    opt = optimizers.build_optimizer(canonical(optimizer_name), groups, **dict(hyper))
+    telemetry = LayerTelemetry(opt.param_groups, every=1)
+    closure = loss_closure(lambda: surf.f(x, y), [x, y]) if opt.needs_closure else None
+
+    positions, losses = [(x0, y0)], [float(surf.f(x0, y0))]
+    grad_norms, rates = [], []
+    stopped = None
+    for k in range(1, steps + 1):
+        if closure is None:
+            opt.zero_grad()
+            surf.f(x, y).backward()
+        with telemetry.watch(k):
+            # A closure-driven step computes its own gradient; the telemetry reads .grad after
+            # the step, where the closure contract leaves the gradient the update used.
+            opt.step(closure) if closure is not None else opt.step()
+        record = telemetry.records.pop()["layers"]  # popped: only this step's record is needed
+        grad_norms.append([record[name]["grad_norm"] for name in LAYERS])
+        rates.append([record[name]["rate"] for name in LAYERS])
+        px, py = float(x.data), float(y.data)
+        positions.append((px, py))
+        losses.append(float(surf.f(px, py)))
+        if not (math.isfinite(px) and math.isfinite(py) and math.isfinite(losses[-1])):
+            stopped = f"non-finite at step {k}"
+            break
+        if math.hypot(px, py) > max_norm:
+            stopped = f"left |θ| <= {max_norm:g} at step {k}"
+            break
+    return Trajectory(
+        surface=surf.name,
+        optimizer=canonical(optimizer_name),
+        hyperparams=dict(hyper),
+        start=(x0, y0),
+        positions=np.array(positions, dtype=np.float64),
+        losses=np.array(losses, dtype=np.float64),
+        grad_norms=np.array(grad_norms, dtype=np.float64).reshape(-1, 2),
+        rates=np.array(rates, dtype=np.float64).reshape(-1, 2),
+        saddle=surf.saddle,
+        stopped=stopped,
+    )
+
+
+def escape_step(
+    traj: Trajectory, radius: float, center: Sequence[float] | None = None, ord: float = 2
+) -> int | None:
+    """The first step k at which ‖θ_k − center‖ > ``radius``, after θ has been within the radius.
+
+    ``center`` defaults to the trajectory's saddle; ``ord`` is the norm (2: Euclidean, ``np.inf``:
+    the larger coordinate distance). Steps before the trajectory first comes within the radius
+    do not count (a start outside the ball is timed from its arrival). None: it never escaped
+    (or never arrived) within the steps run.
+    """
+    c = traj.saddle if center is None else tuple(center)
+    if c is None:
+        raise ValueError(f"surface {traj.surface!r} has no saddle: pass center=")
+    dist = np.linalg.norm(traj.positions - np.asarray(c, dtype=np.float64), ord=ord, axis=1)
+    inside = np.flatnonzero(dist <= radius)
+    if inside.size == 0:
+        return None
+    outside = np.flatnonzero(dist[inside[0] :] > radius)
+    return int(inside[0] + outside[0]) if outside.size else None
+
+
+# ----- escape table ---------------------------------------------------------------------------------
+
+
+def escape_table(
+    optimizer_names: Sequence[str],
+    surface_names: Sequence[str] | None = None,
+    steps: int = 300,
+    lr: float | None = None,
+) -> dict[str, dict[str, int | None]]:
+    """{optimizer: {surface: escape step or None}} from each surface's ``escape_start`` and ``escape_radius``.
+
+    ``surface_names`` defaults to every surface with a saddle.
+    """
+    names = list(surface_names) if surface_names else [s.name for s in SURFACES.values() if s.saddle]
+    table: dict[str, dict[str, int | None]] = {}
+    for opt in optimizer_names:
+        row = {}
+        for sname in names:
+            surf = get_surface(sname)
+            if surf.saddle is None or surf.escape_radius is None or surf.escape_start is None:
+                raise ValueError(f"surface {sname!r} has no saddle to escape from")
+            traj = run_trajectory(surf, opt, surf.escape_start, steps, **hyperparams_for(opt, surf, lr))
+            row[surf.name] = escape_step(traj, surf.escape_radius)
+        table[canonical(opt)] = row
+    return table
+
+
+def format_escape_table(table: Mapping[str, Mapping[str, int | None]], steps: int) -> str:
+    """The table as aligned text, "—" where the run never escaped within ``steps`` steps."""
+    surfaces = list(next(iter(table.values())).keys()) if table else []
+    header = ["optimizer", *surfaces]
+    rows = [[opt, *("—" if row[s] is None else str(row[s]) for s in surfaces)] for opt, row in table.items()]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [header, *rows]]
+    starts = ", ".join(
+        f"{s}: start {get_surface(s).escape_start}, r = {get_surface(s).escape_radius:g}" for s in surfaces
+    )
+    note = (
+        f"escape step = first step with |θ − saddle| > r after entering the ball; — = not within {steps} steps\n"
+        f"{starts}\nhyperparameters: experiments.saddle.TOY_HYPERPARAMS ({CAVEAT})"
+    )
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n" + note
+
+
+# ----- pictures -------------------------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _contour(ax: Any, surface: Surface, window: tuple[float, float, float, float], filled: bool = True) -> None:
+    X, Y, Z = surface.grid(200, window)
+    if surface.log_contours:
+        levels = np.geomspace(max(float(Z.min()), 1e-3), float(Z.max()), 30)
+        ax.contour(X, Y, np.maximum(Z, levels[0]), levels=levels, linewidths=0.6,
+                   **({"cmap": "viridis"} if filled else {"colors": "0.65"}))
+    elif filled:
+        ax.contourf(X, Y, Z, levels=30, cmap="viridis", alpha=0.35)
+        ax.contour(X, Y, Z, levels=30, cmap="viridis", linewidths=0.5)
+    else:  # GIF frames have 256 colours: grey contours leave them to the paths, which stay distinct
+        ax.contour(X, Y, Z, levels=30, colors="0.65", linewidths=0.5)
+    for c in surface.critical_points:
+        if window[0] <= c.x <= window[1] and window[2] <= c.y <= window[3]:
+            marker = "*" if c.kind == "minimum" else "X"
+            ax.plot(c.x, c.y, marker, color="k", markersize=9, zorder=5)
+    ax.set_xlim(window[0], window[1])
+    ax.set_ylim(window[2], window[3])
+    ax.set_xlabel("x (layer 1)")
+    ax.set_ylabel("y (layer 2)")
+
+
+def _settings_text(trajs: Sequence[Trajectory], steps: int) -> str:
+    starts = sorted({t.start for t in trajs})
+    return (
+        f"{steps} steps from {', '.join(str(s) for s in starts)}; float64, no randomness (seed-free, deterministic). "
+        f"Caveat: {CAVEAT}."
+    )
+
+
+def plot_trajectories(
+    trajs: Sequence[Trajectory],
+    surface: str | Surface,
+    path: str | os.PathLike[str],
+    window: tuple[float, float, float, float] | None = None,
+    title: str | None = None,
+) -> Path:
+    """A contour plot of ``surface`` with every trajectory, beside the loss per step (PNG at ``path``)."""
+    plt = _pyplot()
+    surf = get_surface(surface) if isinstance(surface, str) else surface
+    win = window or surf.window
+    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(13, 5.8), gridspec_kw={"width_ratios": [1.1, 1]})
+    _contour(ax, surf, win)
+    colors = plt.cm.tab10(np.arange(len(trajs)) % 10)
+    for t, color in zip(trajs, colors):
+        ax.plot(t.positions[:, 0], t.positions[:, 1], "-", color=color, linewidth=1.4, label=t.label())
+        ax.plot(t.positions[0, 0], t.positions[0, 1], "o", color=color, markersize=5)
+        ax.plot(t.positions[-1, 0], t.positions[-1, 1], "s", color=color, markersize=5)
+        ax_loss.plot(np.arange(len(t.losses)), t.losses, color=color, label=t.optimizer)
+    ax.set_title(title or f"{surf.name}: f = {surf.formula}")
+    ax.legend(fontsize=7, loc="best")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("f(x, y)")
+    ax_loss.set_title("loss per step")
+    lo, hi = _loss_limits(trajs, surf, win)
+    ax_loss.set_ylim(lo, hi)
+    if surf.log_contours and lo > 0:
+        ax_loss.set_yscale("log")
+    ax_loss.grid(alpha=0.3)
+    steps = max((t.steps for t in trajs), default=0)
+    fig.text(0.5, 0.01, _settings_text(trajs, steps), ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _loss_limits(
+    trajs: Sequence[Trajectory], surface: Surface, window: tuple[float, float, float, float]
+) -> tuple[float, float]:
+    """Loss-axis limits: the range of f over the plotted window and the runs' starts.
+
+    The unbounded surfaces (saddle, monkey) send escaping runs to f → −∞ within a few steps;
+    limiting the axis to what the contour shows keeps the other runs readable.
+    """
+    _, _, Z = surface.grid(100, window)
+    starts = [float(t.losses[0]) for t in trajs if np.isfinite(t.losses[0])]
+    lo, hi = float(np.min(Z)), max([float(np.max(Z)) if surface.log_contours else -np.inf, *starts])
+    if not np.isfinite(hi) or hi <= lo:
+        hi = float(np.max(Z))
+    pad = 0.05 * (hi - lo) if hi > lo else 1.0
+    return (lo if surface.log_contours else lo - pad), hi + pad
+
+
+def animate_trajectories(
+    trajs: Sequence[Trajectory],
+    surface: str | Surface,
+    path: str | os.PathLike[str],
+    frames: int = 60,
+    fps: int = 12,
+    window: tuple[float, float, float, float] | None = None,
+) -> Path:
+    """An animated GIF (Pillow writer) of the trajectories growing over the contour of ``surface``."""
+    plt = _pyplot()
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    surf = get_surface(surface) if isinstance(surface, str) else surface
+    win = window or surf.window
+    fig, ax = plt.subplots(figsize=(6.4, 6.0))
+    _contour(ax, surf, win, filled=False)
+    colors = plt.cm.tab10(np.arange(len(trajs)) % 10)
+    lines = [ax.plot([], [], "-", color=c, linewidth=1.4, label=t.label())[0] for t, c in zip(trajs, colors)]
+    heads = [ax.plot([], [], "o", color=c, markersize=6)[0] for c in colors]
+    ax.legend(fontsize=6, loc="upper right")
+    steps = max((t.steps for t in trajs), default=0)
+    title = ax.set_title(f"{surf.name}: step {steps}/{steps}")  # full-length text, so the layout leaves room
+    fig.text(0.5, 0.01, f"float64, deterministic; {CAVEAT}", ha="center", fontsize=7)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    ticks = np.unique(np.linspace(0, steps, max(2, min(frames, steps + 1))).round().astype(int))
+
+    def draw(i: int) -> list[Any]:
+        k = int(ticks[i])
+        for t, line, head in zip(trajs, lines, heads):
+            j = min(k, t.steps)  # a run stopped early stays at its last point
+            line.set_data(t.positions[: j + 1, 0], t.positions[: j + 1, 1])
+            head.set_data([t.positions[j, 0]], [t.positions[j, 1]])
+        title.set_text(f"{surf.name}: step {k}/{steps}")
+        return [*lines, *heads, title]
+
+    anim = FuncAnimation(fig, draw, frames=len(ticks), blit=False)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    anim.save(out, writer=PillowWriter(fps=fps), dpi=80)
+    plt.close(fig)
+    return out
+
+
+# ----- the network path (Li et al. 2018; Zheng et al. 2019 Fig. 8) ------------------------------------
+
+NET_SHAPE = (4, 8, 1)  # inputs, hidden tanh units, outputs
+NET_SAMPLES = 64
+
+
+@dataclass
+class NetworkPaths:
+    """Weight paths of a small net trained by several optimizers, and their PCA plane.
+
+    ``paths[name]`` is (steps+1, D) flattened weights; ``losses[name]`` the loss at each;
+    ``center`` θ*, ``directions`` (2, D) orthonormal d₁, d₂, ``coords[name]`` (steps+1, 2) the
+    projections, ``explained`` the share of the stacked deviations' squared norm the plane holds.
+    """
+
+    paths: dict[str, np.ndarray]
+    losses: dict[str, np.ndarray]
+    hyperparams: dict[str, dict[str, Any]]
+    center: np.ndarray
+    directions: np.ndarray
+    coords: dict[str, np.ndarray]
+    explained: float
+    loss_fn: Callable[[np.ndarray], float]
+    seed: int
+    init_scale: float
+
+
+def _net_problem(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed inputs (N(0, 1)) and targets from a teacher net of the student's shape (seeded)."""
+    rng = np.random.default_rng(seed)
+    d, h, o = NET_SHAPE
+    X = rng.standard_normal((NET_SAMPLES, d))
+    W1, W2 = rng.standard_normal((h, d)) / math.sqrt(d), rng.standard_normal((o, h)) / math.sqrt(h)
+    return X, np.tanh(X @ W1.T) @ W2.T
+
+
+def _net_loss(W1: Any, W2: Any, X: Any, Y: Any) -> Any:
+    """Mean squared error of the student ŷ = tanh(X W1ᵀ) W2ᵀ: W1, W2 Tensors, X, Y arrays."""
+    hidden = (Tensor(X) @ W1.T).tanh()
+    diff = hidden @ W2.T - Tensor(Y)
+    return (diff * diff).mean()
+
+
+def train_network_paths(
+    optimizer_names: Sequence[str] = DEFAULT_OPTIMIZERS,
+    steps: int = 300,
+    seed: int = 0,
+    init_scale: float = 1e-2,
+    hyper: Mapping[str, Mapping[str, Any]] | None = None,
+) -> NetworkPaths:
+    """Train the small net with each optimizer from one start; PCA the paths (method: module docstring).
+
+    ``hyper`` overrides :data:`TOY_HYPERPARAMS` per optimizer. The data and the start depend only
+    on ``seed``; the start's weights are N(0, init_scale²), near the origin, which is a saddle of
+    every net without biases (all gradients vanish there, and the loss falls along some directions).
+    """
+    X, Y = _net_problem(seed)
+    mrandom.seed(seed)  # for optimizers that draw random numbers (ESGD)
+    d, h, o = NET_SHAPE
+    rng = np.random.default_rng(seed + 1)
+    W1_0, W2_0 = init_scale * rng.standard_normal((h, d)), init_scale * rng.standard_normal((o, h))
+    sizes = (W1_0.size, W2_0.size)
+    paths, losses, used = {}, {}, {}
+    for name in optimizer_names:
+        key = canonical(name)
+        params = dict(TOY_HYPERPARAMS.get(key, {}))
+        params.update((hyper or {}).get(key, {}))
+        W1, W2 = Parameter(W1_0.copy()), Parameter(W2_0.copy())
+        opt = optimizers.build_optimizer(key, [{"params": [W1], "name": "layer1"}, {"params": [W2], "name": "layer2"}],
+                                         **params)
+        closure = loss_closure(lambda W1=W1, W2=W2: _net_loss(W1, W2, X, Y), [W1, W2]) if opt.needs_closure else None
+        path, loss_values = [np.concatenate([W1_0.ravel(), W2_0.ravel()])], []
+        for _ in range(steps):
+            if closure is None:
+                opt.zero_grad()
+                loss = _net_loss(W1, W2, X, Y)
+                loss.backward()
+                loss_values.append(float(loss.data))
+                opt.step()
+            else:
+                loss_values.append(float(opt.step(closure)))
+            path.append(np.concatenate([W1.data.ravel(), W2.data.ravel()]))
+        with no_grad():
+            loss_values.append(float(_net_loss(W1, W2, X, Y).data))
+        paths[key], losses[key], used[key] = np.array(path), np.array(loss_values), params
+
+    best = min(losses, key=lambda k: losses[k][-1] if np.isfinite(losses[k][-1]) else np.inf)
+    center = paths[best][-1]
+    M = np.concatenate([p - center for p in paths.values()])
+    _, s, vt = np.linalg.svd(M, full_matrices=False)
+    directions = vt[:2]
+    explained = float((s[:2] ** 2).sum() / max((s**2).sum(), 1e-300))
+    coords = {k: (p - center) @ directions.T for k, p in paths.items()}
+
+    def loss_fn(theta: np.ndarray) -> float:
+        W1, W2 = theta[: sizes[0]].reshape(h, d), theta[sizes[0] :].reshape(o, h)
+        return float(np.mean((np.tanh(X @ W1.T) @ W2.T - Y) ** 2))
+
+    return NetworkPaths(paths, losses, used, center, directions, coords, explained, loss_fn, seed, init_scale)
+
+
+def plot_network_paths(net: NetworkPaths, path: str | os.PathLike[str], grid: int = 41) -> Path:
+    """Contour of the loss in the PCA plane through θ*, with every path projected onto it (PNG)."""
+    plt = _pyplot()
+    all_coords = np.concatenate(list(net.coords.values()))
+    lo, hi = all_coords.min(axis=0), all_coords.max(axis=0)
+    pad = 0.15 * np.maximum(hi - lo, 1e-6)
+    a = np.linspace(lo[0] - pad[0], hi[0] + pad[0], grid)
+    b = np.linspace(lo[1] - pad[1], hi[1] + pad[1], grid)
+    A, B = np.meshgrid(a, b)
+    Z = np.array([[net.loss_fn(net.center + ai * net.directions[0] + bi * net.directions[1]) for ai in a] for bi in b])
+    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(13, 5.8), gridspec_kw={"width_ratios": [1.1, 1]})
+    ax.contourf(A, B, Z, levels=30, cmap="viridis", alpha=0.35)
+    ax.contour(A, B, Z, levels=30, cmap="viridis", linewidths=0.5)
+    colors = plt.cm.tab10(np.arange(len(net.coords)) % 10)
+    for (name, c), color in zip(net.coords.items(), colors):
+        hyper = ", ".join(f"{k}={v}" for k, v in net.hyperparams[name].items())
+        ax.plot(c[:, 0], c[:, 1], "-", color=color, linewidth=1.3, label=f"{name} ({hyper})")
+        ax.plot(c[-1, 0], c[-1, 1], "s", color=color, markersize=5)
+        ax_loss.semilogy(net.losses[name], color=color, label=name)
+    start = next(iter(net.coords.values()))[0]
+    ax.plot(start[0], start[1], "o", color="k", markersize=7, label="common start (near the 0 saddle)")
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(f"tanh net {NET_SHAPE}: paths in the PCA plane ({100 * net.explained:.1f} % of variance)")
+    ax.legend(fontsize=7, loc="best")
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("training MSE")
+    ax_loss.set_title("loss per step (full batch)")
+    ax_loss.grid(alpha=0.3)
+    fig.text(
+        0.5,
+        0.01,
+        f"data seed {net.seed}, init N(0, {net.init_scale:g}²) seed {net.seed + 1}, {NET_SAMPLES} samples, "
+        f"float64; method: Li et al. 2018 (PCA relative to the best final point). Caveat: {CAVEAT}.",
+        ha="center",
+        fontsize=8,
+    )
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+# ----- the command ----------------------------------------------------------------------------------
+
+
+def _start(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--start expects X,Y, got {text!r}") from exc
+    return x, y
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``minigrad saddle`` to a subparsers object."""
+    p = subparsers.add_parser(
+        "saddle",
+        help="optimizer trajectories on toy surfaces and saddle points (PNG/GIF, escape table)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--surface", default="monkey", type=canonical, choices=sorted(SURFACES))
+    p.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS), help="comma-separated registry names")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--start", type=_start, default=None, help="X,Y (None: the surface's first start)")
+    p.add_argument("--lr", type=float, default=None, help="one rate for every optimizer (None: TOY_HYPERPARAMS)")
+    p.add_argument("--out", default="runs/saddle/saddle.png", help=".png, or .gif (the PNG is written beside it)")
+    p.add_argument("--frames", type=int, default=60, help="GIF frames")
+    p.add_argument("--list", action="store_true", help="list surfaces (with critical points) and optimizers")
+    p.add_argument("--escape-table", action="store_true", help="print escape steps, optimizer × surface")
+    p.add_argument("--network", action="store_true", help="the network-path picture (Li et al. 2018) instead")
+    p.add_argument("--seed", type=int, default=0, help="data and init seed of --network")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out ``minigrad saddle``; returns the exit status."""
+    names = [canonical(n) for n in args.optimizers.split(",") if n.strip()]
+    unknown = [n for n in names if n not in optimizers.OPTIMIZERS]
+    if unknown:
+        print(f"minigrad saddle: error: unknown optimizer(s) {unknown}; see --list")
+        return 1
+    if args.steps < 1:
+        print("minigrad saddle: error: --steps must be >= 1")
+        return 1
+    if args.list:
+        print("surfaces:")
+        for s in SURFACES.values():
+            print("  " + s.describe())
+        print("optimizers (toy hyperparameters):")
+        for name in sorted(optimizers.OPTIMIZERS):
+            print(f"  {name:16s} {TOY_HYPERPARAMS.get(name, '(class defaults)')}")
+        return 0
+    if args.escape_table:
+        print(format_escape_table(escape_table(names, steps=args.steps, lr=args.lr), args.steps))
+        return 0
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".gif"):
+        print(f"minigrad saddle: error: --out must end in .png or .gif, got {args.out!r}")
+        return 1
+    png = out.with_suffix(".png")
+    if args.network:
+        hyper = {n: {"lr": args.lr} for n in names} if args.lr is not None else None
+        net = train_network_paths(names, steps=args.steps, seed=args.seed, hyper=hyper)
+        plot_network_paths(net, png)
+        print(f"wrote {png}")
+        return 0
+    surf = get_surface(args.surface)
+    trajs = [run_trajectory(surf, n, args.start, args.steps, **hyperparams_for(n, surf, args.lr)) for n in names]
+    plot_trajectories(trajs, surf, png)
+    written = [png]
+    if out.suffix.lower() == ".gif":
+        written.append(animate_trajectories(trajs, surf, out, frames=args.frames))
+    if surf.saddle is not None and surf.escape_radius is not None:
+        for t in trajs:
+            k = escape_step(t, surf.escape_radius)
+            closest = float(np.min(np.linalg.norm(t.positions - np.asarray(surf.saddle), axis=1)))
+            if closest > surf.escape_radius:  # it went round the saddle: there was nothing to escape
+                verdict = f"never within r (closest approach {closest:.3g})"
+            else:
+                verdict = "not within the steps run" if k is None else str(k)
+            print(f"{t.optimizer:16s} escape step (r = {surf.escape_radius:g}): {verdict}"
+                  + (f"  [{t.stopped}]" if t.stopped else ""))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+__all__ = [
+    "CAVEAT",
+    "SURFACE_HYPERPARAMS",
+    "TOY_HYPERPARAMS",
+    "NetworkPaths",
+    "Trajectory",
+    "add_parser",
+    "animate_trajectories",
+    "escape_step",
+    "escape_table",
+    "format_escape_table",
+    "hyperparams_for",
+    "plot_network_paths",
+    "plot_trajectories",
+    "run",
+    "run_trajectory",
+    "train_network_paths",
+]
