@@ -18,6 +18,7 @@ the whole library down its GPU path.
 from __future__ import annotations
 
 import threading
+import time
 import types
 from typing import Any
 
@@ -153,6 +154,19 @@ class _Generator:
         return lambda *a, **k: _to_device(method(*a, **k))
 
 
+class _Event:
+    """``cupy.cuda.Event``: ``record()`` notes the host clock; ``synchronize()`` has nothing to wait for."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+
+    def record(self, stream: Any = None) -> None:  # noqa: D102
+        self.time = time.perf_counter()
+
+    def synchronize(self) -> None:  # noqa: D102
+        pass
+
+
 class FakeCupy(types.ModuleType):
     """The module standing in for ``cupy``: NumPy's functions, returning DeviceArrays."""
 
@@ -162,9 +176,18 @@ class FakeCupy(types.ModuleType):
         super().__init__("fakecupy")
         self.random = types.SimpleNamespace(default_rng=_Generator)
         stream = types.SimpleNamespace(synchronize=lambda: None)
+        # Enough of cupy.cuda for timing code (benchmarks.gpu_lenet): events read the host clock,
+        # which is right here because the stand-in computes synchronously.
         self.cuda = types.SimpleNamespace(
-            runtime=types.SimpleNamespace(getDeviceCount=lambda: 1), get_current_stream=lambda: stream
+            runtime=types.SimpleNamespace(
+                getDeviceCount=lambda: 1, getDeviceProperties=lambda device: {"name": b"fake CuPy device"}
+            ),
+            get_current_stream=lambda: stream,
+            Event=_Event,
+            get_elapsed_time=lambda start, end: 1e3 * (end.time - start.time),
+            Device=lambda device=0: types.SimpleNamespace(id=device),
         )
+        self.__version__ = "0.0-fake"
         self.transfers_to_device = 0
 
     def asarray(self, x: Any, dtype: Any = None) -> DeviceArray:

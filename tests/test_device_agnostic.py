@@ -7,6 +7,8 @@ Real-GPU tests live in test_gpu.py and skip without CuPy and a device.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,8 @@ import layers
 import minigrad
 import optimizers
 from minigrad import functional as F
+from minigrad.backend import is_cupy_array
+from optimizers.closure import loss_closure, per_sample_cross_entropy
 from tests import fake_cupy
 from tests.fake_cupy import DeviceArray, HardCodedNumpyError, MixedDeviceError
 
@@ -101,3 +105,161 @@ def test_out_of_range_labels_on_the_device_poison_the_loss_without_a_sync(monkey
     ok_loss, bad_loss = F.cross_entropy(logits, good), F.cross_entropy(logits, bad)
     assert fake_cupy.host_reads == []
     assert np.isclose(ok_loss.item(), np.log(4)) and np.isnan(bad_loss.item())
+
+
+# ----- every optimizer in the registry, on the device ---------------------------------------------
+
+# Small, reasonable settings where a constructor default would leave the device path unexercised:
+# momentum so that SGD keeps a velocity array, and a curvature sample at *every* step so that three
+# steps run ESGD's and Dozat's Hessian-vector products more than once. Any other name (including
+# optimizers added to the registry later) is built with its constructor defaults.
+OPTIMIZER_SETTINGS: dict[str, dict[str, object]] = {
+    "sgd": {"lr": 0.05, "momentum": 0.9},
+    "layer_sgd": {"momentum": 0.9},
+    "esgd": {"update_every": 1},
+}
+# Variants whose device path differs from the registry default's: (case id, registry name, settings).
+OPTIMIZER_VARIANTS = [
+    ("dozat-equilibrated", "dozat", {"curvature": "equilibrated", "curvature_every": 1, "eps": 0.03, "lr": 0.02}),
+    ("sgd_hd-per_group", "sgd_hd", {"per_group": True}),
+    ("ravaut1-momentum", "ravaut1", {"momentum": 0.5}),
+]
+OPTIMIZER_CASES = [(name, name, OPTIMIZER_SETTINGS.get(name, {})) for name in sorted(optimizers.OPTIMIZERS)]
+OPTIMIZER_CASES += OPTIMIZER_VARIANTS
+
+# Host reads a step may make OUTSIDE the closure, by case id; every case not listed must make none.
+# These are scalar decisions whose result the algorithm needs as a Python number on the host:
+# - ravaut1: η ← η + β·(g·g'), one dot product (optimizers.closure.dot) for the one global η;
+# - esgd, dozat-equilibrated: the probe radius r = u^(1/3)·(1 + ‖θ‖)/‖v‖ of each Hessian-vector
+#   product needs ‖v‖ and ‖θ‖ (two dots), checked for v = 0 and used as a Python float;
+# - the hypergradient family keeps α as a Python float in group["lr"] (readable, saved with the
+#   group) and updates it from one dot product per parameter group: one read per group per step.
+# Reads inside the closure are bounded separately below (the closure contract returns a float).
+HOST_READS_OUTSIDE_CLOSURE: dict[str, object] = {
+    "ravaut1": 1,
+    "ravaut1-momentum": 1,
+    "esgd": 2,
+    "dozat-equilibrated": 2,
+    "sgd_hd": "groups",
+    "sgdn_hd": "groups",
+    "adam_hd": "groups",
+    "sgd_hd-per_group": "groups",
+}
+# Per closure call: the float the closure contract returns (optimizers/closure.py, point 4), and the
+# label-range check of per_sample_cross_entropy (a bool over the device labels).
+HOST_READS_PER_CLOSURE_CALL = 2
+# Optimizers that legitimately keep no per-parameter arrays: Ravaut & Gorti learn one scalar η.
+STATELESS = {"ravaut1", "ravaut2"}
+
+
+def _optimizer_arrays(opt: optimizers.Optimizer) -> list[tuple[str, object]]:
+    """Every array an optimizer holds: per-parameter state, group entries and its own attributes."""
+    found: list[tuple[str, object]] = []
+
+    def visit(where: str, value: object, depth: int = 0) -> None:
+        if isinstance(value, np.ndarray) or is_cupy_array(value):  # (a real cupy.ndarray is no np.ndarray)
+            found.append((where, value))
+        elif depth < 2 and isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                visit(f"{where}[{i}]", v, depth + 1)
+        elif depth < 2 and isinstance(value, dict):
+            for k, v in value.items():
+                visit(f"{where}[{k!r}]", v, depth + 1)
+
+    for i, state in enumerate(opt.state.values()):
+        visit(f"state[{i}]", state)
+    for i, group in enumerate(opt.param_groups):
+        visit(f"param_groups[{i}]", {k: v for k, v in group.items() if k != "params"})
+    for attr, value in vars(opt).items():
+        if attr not in ("state", "param_groups", "defaults"):
+            visit(attr, value)
+    return found
+
+
+class _Run(NamedTuple):
+    """What three optimizer steps did: the weights before and after, and the host reads per step."""
+
+    before: list[np.ndarray]
+    params: list[minigrad.Parameter]
+    optimizer: optimizers.Optimizer
+    reads_outside_closure: list[int]
+    reads_inside_closure: list[int]
+    closure_calls: list[int]
+
+
+def _run_three_steps(name: str, settings: dict[str, object], device: str) -> _Run:
+    """Three steps of optimizer ``name`` over a tiny MLP on ``device``, driven as experiments/training.py does."""
+    images, labels = datasets.take(*datasets.mnist("train"), 48)
+    images = ((images - 0.13) / 0.31).astype(np.float32)  # standardised, as training does
+    minigrad.seed(0)
+    model = layers.MLP(28 * 28, (16,), 10).to(device)
+    before = [minigrad.to_numpy(p.data).copy() for p in model.parameters()]
+    opt = optimizers.build_optimizer(name, model.layer_groups(), **settings)
+    # Re-seed after the weights are drawn, so random probe directions (ESGD, Dozat's equilibrated
+    # curvature) come from identically seeded generators on both devices: the runs then agree.
+    minigrad.seed(1)
+    fake_cupy.host_reads.clear()
+    outside, inside, calls = [], [], []
+    for x, y in datasets.DataLoader(images, labels, 16, device=device):
+        fake_cupy.host_reads.clear()
+        counts = {"reads": 0, "calls": 0}
+        if opt.needs_closure:
+            closure = loss_closure(lambda x=x, y=y: per_sample_cross_entropy(model(x), y), model.parameters())
+
+            def counted(need_grad: bool = True, closure: Any = closure, counts: dict[str, int] = counts) -> float:
+                start = len(fake_cupy.host_reads)
+                value = closure(need_grad)
+                counts["reads"] += len(fake_cupy.host_reads) - start
+                counts["calls"] += 1
+                return value
+
+            opt.step(counted)
+        else:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            if getattr(opt, "needs_loss", False):  # LLb-SGD reads the loss's direction; training passes it so
+                opt.step(loss=loss.data)
+            else:
+                opt.step()
+        outside.append(len(fake_cupy.host_reads) - counts["reads"])
+        inside.append(counts["reads"])
+        calls.append(counts["calls"])
+    return _Run(before, model.parameters(), opt, outside, inside, calls)
+
+
+@pytest.mark.parametrize(("case", "name", "settings"), OPTIMIZER_CASES, ids=[c[0] for c in OPTIMIZER_CASES])
+def test_every_optimizer_steps_on_the_device(
+    monkeypatch: pytest.MonkeyPatch, case: str, name: str, settings: dict[str, object]
+) -> None:
+    """Three steps of each registered optimizer keep all its arrays on the device, read back to the
+    host only the scalars its algorithm needs as numbers, and move the weights as on the host."""
+    host = _run_three_steps(name, settings, "cpu")
+    fake_cupy.install(monkeypatch)
+    run = _run_three_steps(name, settings, "gpu")
+
+    arrays = _optimizer_arrays(run.optimizer)
+    if name not in STATELESS:
+        assert arrays, f"{case} kept no state arrays: the device check below would check nothing"
+    on_host = [where for where, v in arrays if not isinstance(v, DeviceArray)]
+    assert not on_host, f"{case}: optimizer arrays on the host after 3 steps: {on_host}"
+    assert all(isinstance(p.data, DeviceArray) for p in run.params)
+
+    budget = HOST_READS_OUTSIDE_CLOSURE.get(case, 0)
+    budget = len(run.optimizer.param_groups) if budget == "groups" else budget
+    assert max(run.reads_outside_closure) <= budget, (
+        f"{case}: host reads per step outside the closure {run.reads_outside_closure}, allowed {budget}"
+    )
+    if run.optimizer.needs_closure:
+        assert min(run.closure_calls) >= 1, f"{case} needs a closure but never called it"
+        for reads, n in zip(run.reads_inside_closure, run.closure_calls):
+            assert reads <= HOST_READS_PER_CLOSURE_CALL * n, f"{case}: {reads} host reads in {n} closure calls"
+    else:
+        assert run.closure_calls == [0, 0, 0]
+
+    # The same steps on the host give the same weights, and the weights did move (else equal is cheap).
+    moved = 0
+    for p, q, start in zip(run.params, host.params, run.before):
+        np.testing.assert_allclose(p.data.get(), q.data, rtol=1e-5, atol=1e-6, err_msg=case)
+        moved += not np.array_equal(q.data, start)
+    assert moved, f"{case}: three steps changed no weight"
