@@ -29,6 +29,15 @@ DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
     "layer_adagrad": {"lr": 0.01, "weight_decay": 5e-4},
     "wame": {"lr": 1e-3},  # the authors' code; α, η±, ζ bounds are the paper's defaults
     "llb_sgd": {"lr": 0.05, "beta": 0.1},  # optimizer-decisions.md's measured reconstruction setting
+    # Ravaut & Gorti's η(0) = 0.01, ε = 1e-5, δ = 1e-6, plus a cap. Their rule alone does not train
+    # LeNet-5 on MNIST: the first Newton step on η is the minibatch's exact line search, η jumps
+    # from 0.01 to about 14 and stays near 6-12, and the net never leaves chance (measured: 11.6 %
+    # test accuracy after 400 steps at their batch size 32). ``--opt eta_max=none`` runs it uncapped.
+    "ravaut2": {"eta_max": 0.3},
+    # Baydin et al.'s α0 = 1e-3, μ = 0.9, with β = 1e-5 instead of their 1e-3: at β = 1e-3 α grows
+    # until the loss spikes, then the spike's large gradients drive α from 0.005 to 6 within ten
+    # steps and the loss becomes NaN (step 55 of a 6,400-image run; β = 1e-4 did it at step 123).
+    "sgdn_hd": {"hypergrad_lr": 1e-5},
 }
 
 
@@ -78,10 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's recipe)")
     t.add_argument(
         "--opt",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="an optimizer hyperparameter, repeatable, e.g. --opt momentum=0.9",
+        help="optimizer hyperparameters, e.g. --opt momentum=0.9 schedule=inv (repeatable)",
     )
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--epochs", type=int, default=1)

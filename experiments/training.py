@@ -327,13 +327,19 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
                 os.kill(os.getpid(), signal.SIGKILL)
             watch = telemetry.watch(step) if telemetry else contextlib.nullcontext()
             if optimizer.needs_closure:  # the optimizer evaluates (and differentiates) the loss itself
-                with minigrad.no_grad():
+                # By the closure contract, step() first evaluates the loss at the current weights
+                # and returns it: keep that call's logits for the accuracy, so no extra forward pass.
+                first_logits: list[minigrad.Tensor] = []
+
+                def forward(x: Any = x, y: Any = y, first_logits: list[minigrad.Tensor] = first_logits) -> Any:
                     logits = model(x)
-                loss = minigrad.Tensor(F.cross_entropy(logits, y).data)
+                    if not first_logits:
+                        first_logits.append(logits)
+                    return per_sample_cross_entropy(logits, y)
+
                 with watch:
-                    optimizer.step(
-                        loss_closure(lambda x=x, y=y: per_sample_cross_entropy(model(x), y), model.parameters())
-                    )
+                    loss_value = optimizer.step(loss_closure(forward, model.parameters()))
+                logits, loss = first_logits[0], minigrad.Tensor(loss_value)
             else:
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)

@@ -173,9 +173,17 @@ def evaluate_at(
     return loss, grads
 
 
-def dot(a: Sequence[Any], b: Sequence[Any]) -> float:
-    """Σᵢ aᵢ·bᵢ over lists of arrays, accumulated in float64, returned as a Python float (one sync)."""
+def device_dot(a: Sequence[Any], b: Sequence[Any]) -> Any:
+    """Σᵢ aᵢ·bᵢ over lists of arrays, accumulated in float64, left on the arrays' device (no sync).
+
+    0.0 (a Python float) for empty lists.
+    """
     total: Any = 0.0
     for x, y in zip(a, b):
-        total = total + (x * y).sum(dtype=get_array_module(x).float64)  # a device scalar: no sync per array
-    return float(total)
+        total = total + (x * y).sum(dtype=get_array_module(x).float64)
+    return total
+
+
+def dot(a: Sequence[Any], b: Sequence[Any]) -> float:
+    """:func:`device_dot` returned as a Python float (one sync)."""
+    return float(device_dot(a, b))

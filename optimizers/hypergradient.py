@@ -11,8 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import Parameter, no_grad
+from minigrad.backend import get_array_module, to_numpy
 from optimizers.base import Optimizer, ParamsLike, check_nonnegative, check_positive, check_unit_interval
-from optimizers.closure import dot
+from optimizers.closure import device_dot
+
+
+def read_scalars(values: list[Any]) -> list[float]:
+    """Python floats from a list of device 0-d arrays (or floats), in one host transfer."""
+    arrays = [v for v in values if not isinstance(v, float)]
+    if not arrays:
+        return [float(v) for v in values]
+    xp = get_array_module(arrays[0])
+    host = iter(to_numpy(xp.stack([xp.asarray(v, dtype=xp.float64) for v in values])).tolist())
+    return [next(host) for _ in values]
 
 
 class _Hypergradient(Optimizer):
@@ -60,10 +71,10 @@ class _Hypergradient(Optimizer):
                 items = [(p, self.state_for(p)) for p in group["params"] if p.grad is not None]
                 grads = [p.grad + group["weight_decay"] * p.data if group["weight_decay"] else p.grad for p, _ in items]
                 work.append((group, items, grads))
-            # −h_t = g_t · direction_{t−1}: per group, or summed over all groups for one global α.
-            dots = [dot(grads, [s["direction"] for _, s in items]) for _, items, grads in work]
-            if not self.per_group:
-                dots = [sum(dots)] * len(dots)
+            # −h_t = g_t · direction_{t−1}: per group, or summed over all groups for one global α;
+            # summed on the device and read back in one transfer per step (α is a Python float).
+            dots = [device_dot(grads, [s["direction"] for _, s in items]) for _, items, grads in work]
+            dots = [float(sum(dots))] * len(dots) if not self.per_group else read_scalars(dots)
             for (group, items, grads), d in zip(work, dots):
                 group["lr"] = group["lr"] + group["hypergrad_lr"] * d
                 for (p, state), g in zip(items, grads):

@@ -5,7 +5,8 @@ vanish in the shallow layers, rates that should rise where curvature is low. Thi
 measures them for every optimizer alike, from the outside, without knowing its rule. For each
 parameter group l (a layer, from ``Module.layer_groups()``) at a recorded step::
 
-    ‖g_l‖           the norm of the gradient the step used (all parameters of the layer together)
+    ‖g_l‖           the norm of the gradient the step used (all parameters of the layer together;
+                    the loss's gradient as in ``.grad``, without the weight-decay term λθ)
     ‖Δθ_l‖          the norm of the change the step made
     rate_l = ‖Δθ_l‖ / ‖g_l‖     the effective rate: lr for plain SGD, lr·(1 + ln(1 + 1/‖g_l‖)) for
                                 Singh's, and whatever momentum or a per-weight scaling amounts to
@@ -65,16 +66,20 @@ class LayerTelemetry:
         for (_, params), old in zip(self.groups, before):
             xp = get_array_module(params[0].data)
             grads = [p.grad for p in params if p.grad is not None]
-            g2 = sum((xp.vdot(g, g).astype(xp.float64) for g in grads), xp.zeros((), dtype=xp.float64))
-            d2 = sum(
-                (xp.vdot(p.data - o, p.data - o).astype(xp.float64) for p, o in zip(params, old)),
-                xp.zeros((), dtype=xp.float64),
-            )
+            # Squares summed in float64: a float32 sum of 10⁵ squares would blur small updates.
+            g2 = sum((squared_norm(xp, g) for g in grads), xp.zeros((), dtype=xp.float64))
+            d2 = sum((squared_norm(xp, p.data - o) for p, o in zip(params, old)), xp.zeros((), dtype=xp.float64))
             norms.append(xp.stack([xp.sqrt(g2), xp.sqrt(d2)]))
         host = to_numpy(get_array_module(norms[0]).stack(norms)).tolist() if norms else []
         out = {}
         for (name, _), (grad_norm, update_norm) in zip(self.groups, host):
-            rate = update_norm / grad_norm if grad_norm > 0 else math.nan
+            rate = update_norm / grad_norm if grad_norm > 0 else math.nan  # undefined: no gradient
             out[name] = {"grad_norm": grad_norm, "update_norm": update_norm, "rate": rate}
         return out
 
+
+
+def squared_norm(xp: Any, a: Any) -> Any:
+    """‖a‖² as a float64 0-d array on ``a``'s device (no host read)."""
+    a = a.astype(xp.float64, copy=False).ravel()
+    return xp.dot(a, a)

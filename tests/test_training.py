@@ -110,6 +110,30 @@ def test_cli_parses_hyperparameters() -> None:
         cli.parse_hyperparams(["momentum"])
 
 
+def test_cli_opt_takes_several_values_and_repeats() -> None:
+    args = cli.build_parser().parse_args(["train", "--opt", "momentum=0.9", "schedule=inv", "--opt", "lr=0.1"])
+    assert cli.parse_hyperparams(args.opt) == {"momentum": 0.9, "schedule": "inv", "lr": 0.1}
+
+
+def test_closure_optimizers_train_without_an_extra_forward_pass(tmp_path: Path, monkeypatch) -> None:
+    """Ravaut's second order evaluates the loss six times per step (one with a gradient, five
+    probes); the loop reuses the first call's logits for the accuracy instead of a seventh."""
+    import layers
+
+    calls = {"train": 0}
+    forward = layers.LeNet5.forward
+
+    def counting_forward(self, x):
+        calls["train"] += self.training
+        return forward(self, x)
+
+    monkeypatch.setattr(layers.LeNet5, "forward", counting_forward)
+    result = train(small_config(tmp_path, optimizer="ravaut2", hyperparams={"eta_max": 0.3}, train_limit=128,
+                                test_limit=100, epochs=1, batch_size=64))
+    assert calls["train"] == 2 * 6
+    assert 0 <= result["train_accuracy"] <= 1 and np.isfinite(result["train_loss"])
+
+
 def test_config_validation(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown model"):
         train(small_config(tmp_path, model="resnet"))
