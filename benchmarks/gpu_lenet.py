@@ -43,6 +43,7 @@ import datasets
 import layers
 import minigrad
 import optimizers
+from benchmarks.lenet_step import build_torch_lenet5
 from experiments.training import TrainConfig, evaluate, load_data
 from minigrad import functional as F
 from minigrad.backend import require_cupy, to_device, to_numpy
@@ -111,26 +112,6 @@ def crossover_batch_size(timings: Mapping[int, tuple[float, float]]) -> int | No
         crossover = batch
     return crossover
 
-
-def build_torch_lenet5() -> Any:
-    """PyTorch's twin of :class:`layers.LeNet5` (ReLU, 10 classes): same layers, order and shapes."""
-    import torch
-
-    nn = torch.nn
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120),
-        nn.ReLU(),
-        nn.Linear(120, 84),
-        nn.ReLU(),
-        nn.Linear(84, 10),
-    )
 
 
 def copy_weights_to_torch(model: layers.Module, torch_model: Any) -> None:

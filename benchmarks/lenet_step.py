@@ -15,6 +15,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,27 @@ def minigrad_step_fn(batch: int, seed: int = 0) -> tuple[Callable[[np.ndarray, n
     return step, model
 
 
+def build_torch_lenet5() -> Any:
+    """PyTorch's twin of :class:`layers.LeNet5` (ReLU, 10 classes): same layers, order and shapes."""
+    import torch
+
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
+
+
 def torch_step_fn(seed: int = 0) -> Callable[[np.ndarray, np.ndarray], None] | None:
     """The same step in PyTorch eager mode, or None when torch is not installed."""
     try:
@@ -48,20 +70,7 @@ def torch_step_fn(seed: int = 0) -> Callable[[np.ndarray, np.ndarray], None] | N
         return None
     torch.manual_seed(seed)
     nn = torch.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(400, 120),
-        nn.ReLU(),
-        nn.Linear(120, 84),
-        nn.ReLU(),
-        nn.Linear(84, 10),
-    )
+    model = build_torch_lenet5()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
 
     def step(x: np.ndarray, y: np.ndarray) -> None:

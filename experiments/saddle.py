@@ -364,11 +364,16 @@ def plot_trajectories(
     ax_loss.grid(alpha=0.3)
     steps = max((t.steps for t in trajs), default=0)
     fig.text(0.5, 0.01, _settings_text(trajs, steps), ha="center", fontsize=8)
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Lay out ``fig`` above its settings line, write it as a PNG at ``path`` and close it."""
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
-    plt.close(fig)
+    _pyplot().close(fig)
     return out
 
 
@@ -570,12 +575,7 @@ def plot_network_paths(net: NetworkPaths, path: str | os.PathLike[str], grid: in
         ha="center",
         fontsize=8,
     )
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 # ----- the command ----------------------------------------------------------------------------------

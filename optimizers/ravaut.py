@@ -126,7 +126,8 @@ class RavautFirstOrder(_LearnedRate):
     α is ``hypergrad_lr``. The extra gradient is taken at the new weights through the closure, on
     the same minibatch; the online form that dots with the *next* minibatch's gradient instead is
     hypergradient descent, :class:`optimizers.hypergradient.SGDHD`, and on a deterministic
-    full-batch problem the two give the same iterates (η(k) here is SGD-HD's α at step k + 1).
+    full-batch problem the two give the same iterates (the η of the n-th step here is the α of
+    SGD-HD's n-th step: η(k), counted from k = 0, is its α_{k+1}).
     The paper's α is not legible in our copy; the default 1e-4 is ours, measured on
     LeNet-5/MNIST (batch 64, one epoch: 84 % test accuracy). Baydin et al.'s β = 1e-3 learns at
     first, then η jumps to about 2 once the gradients grow (step ~800) and the net is lost: α is

@@ -131,22 +131,29 @@ batch_x = ((train_x[:256] - mean) / std).astype(np.float32)
 batch_y = train_y[:256]
 
 DEPTH, WIDTH, LR = 12, 128, 0.01
-minigrad.seed(0)
-deep = MLP(784, (WIDTH,) * DEPTH, 10)
-deep_opt = optimizers.build_optimizer("layer_sgd", deep.layer_groups(), lr=LR)
-telemetry = LayerTelemetry(deep_opt.param_groups)
 
-loss = F.cross_entropy(deep(minigrad.Tensor(batch_x)), batch_y)
-deep_opt.zero_grad()
-loss.backward()
-with telemetry.watch(1):
-    deep_opt.step()
+
+def first_step(optimizer_name: str) -> tuple[optimizers.Optimizer, LayerTelemetry, float]:
+    """One step of ``optimizer_name`` on a freshly seeded deep MLP, recorded by the telemetry."""
+    minigrad.seed(0)
+    net = MLP(784, (WIDTH,) * DEPTH, 10)
+    opt = optimizers.build_optimizer(optimizer_name, net.layer_groups(), lr=LR)
+    recorder = LayerTelemetry(opt.param_groups)
+    loss = F.cross_entropy(net(minigrad.Tensor(batch_x)), batch_y)
+    opt.zero_grad()
+    loss.backward()
+    with recorder.watch(1):
+        opt.step()
+    return opt, recorder, float(loss.data)
+
+
+deep_opt, telemetry, initial_loss = first_step("layer_sgd")
 
 init = telemetry.records[0]["layers"]
 names = list(init)
 grad_norms = np.array([init[n]["grad_norm"] for n in names])
 deep_factors = np.array([float(deep_opt.layer_factors[n]) for n in names])
-print(f"loss at init {float(loss.data):.4f} (ln 10 = {np.log(10):.4f})")
+print(f"loss at init {initial_loss:.4f} (ln 10 = {np.log(10):.4f})")
 print(f"{'layer':>8} {'||g_l||':>10} {'factor':>7}")
 for name, g, f in zip(names, grad_norms, deep_factors):
     print(f"{name:>8} {g:10.3e} {f:7.2f}")
@@ -194,15 +201,7 @@ assert np.all(relative_error < 1e-2), "... and within float32 resolution in the 
 np.testing.assert_allclose(deep_factors, singh_factor(grad_norms), rtol=1e-4,
                            err_msg="the optimizer's factor is 1 + ln(1 + 1/||g_l||) of the telemetry's norm")
 
-minigrad.seed(0)
-plain = MLP(784, (WIDTH,) * DEPTH, 10)
-plain_opt = optimizers.build_optimizer("sgd", plain.layer_groups(), lr=LR)
-plain_telemetry = LayerTelemetry(plain_opt.param_groups)
-loss = F.cross_entropy(plain(minigrad.Tensor(batch_x)), batch_y)
-plain_opt.zero_grad()
-loss.backward()
-with plain_telemetry.watch(1):
-    plain_opt.step()
+plain_opt, plain_telemetry, _ = first_step("sgd")
 plain_rates = np.array([plain_telemetry.records[0]["layers"][n]["rate"] for n in names])
 plain_error = np.abs(plain_rates / LR - 1)
 assert np.all(plain_error[resolved] < 1e-4), "plain SGD's effective rate is lr (layers with ||g|| > 1e-3)"
@@ -211,8 +210,8 @@ print("effective rate per layer, sgd:      ", np.round(plain_rates, 4))
 print("effective rate per layer, layer_sgd:", np.round(rates, 4))
 print("relative difference from lr, sgd:", np.array2string(plain_error, precision=1))
 
-first = plain.layer_groups()[0]["params"][0]  # the first layer's weight matrix
-per_weight_step = LR * grad_norms[0] / np.sqrt(sum(p.data.size for p in plain.layer_groups()[0]["params"]))
+first = plain_opt.param_groups[0]["params"][0]  # the first layer's weight matrix
+per_weight_step = LR * grad_norms[0] / np.sqrt(sum(p.data.size for p in plain_opt.param_groups[0]["params"]))
 spacing = float(np.spacing(np.median(np.abs(first.data))))
 print(f"first layer under sgd: a typical step moves a weight by {per_weight_step:.1e}; "
       f"float32 numbers near a typical weight are {spacing:.1e} apart")
