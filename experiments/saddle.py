@@ -15,7 +15,8 @@ randomness anywhere: two runs are bit-identical.
 Escapes (:func:`escape_step`): the first step at which the iterate is farther than ``radius``
 from the saddle, counting only after it has been within the radius (a start inside the ball
 counts as having been inside), so a start that first slides down the stable manifold towards
-the saddle is timed from when it arrives. The distance is Euclidean unless ``ord`` says otherwise.
+the saddle is not counted as escaping before it arrives; the step is counted from the start.
+The distance is Euclidean unless ``ord`` says otherwise.
 
 Hyperparameters: :data:`TOY_HYPERPARAMS` states one setting per optimizer (chosen to behave on
 these toys, not tuned per surface) and :data:`SURFACE_HYPERPARAMS` the few per-surface
@@ -66,7 +67,8 @@ LAYERS = ("x", "y")
 # One setting per optimizer for all toys. The gradient-proportional family shares a long-run
 # rate of 0.1 (SGD's t; momentum and NAG have t/(1 − μ) = 0.01/0.1), so their differences are
 # the methods', not the rates'. Adam and RMSprop take lr = 0.01, which is their step length in
-# parameter units (≈ lr per step): it crosses the unit-sized windows in ~100 steps. AdaGrad's
+# parameter units (Adam's ≈ lr per step; RMSprop's first steps are larger, about 3·lr, as its
+# mean of g² starts at zero): it crosses the unit-sized windows in ~100 steps. AdaGrad's
 # step decays like lr/√k, so it takes ten times that, the usual ratio of the two defaults
 # (torch: 1e-2 and 1e-3). WAME keeps its paper default 1e-3: its acceleration factor ζ (up to
 # 100) multiplies the step, so 1e-2 overshoots every valley. A layer-wise method takes its base
@@ -232,9 +234,10 @@ def escape_step(
     """The first step k at which ‖θ_k − center‖ > ``radius``, after θ has been within the radius.
 
     ``center`` defaults to the trajectory's saddle; ``ord`` is the norm (2: Euclidean, ``np.inf``:
-    the larger coordinate distance). Steps before the trajectory first comes within the radius
-    do not count (a start outside the ball is timed from its arrival). None: it never escaped
-    (or never arrived) within the steps run.
+    the larger coordinate distance). Exits before the trajectory first comes within the radius
+    are ignored (a start outside the ball may slide in along the stable manifold first), but the
+    step returned is counted from the start, not from the arrival. None: it never escaped (or
+    never arrived) within the steps run.
     """
     c = traj.saddle if center is None else tuple(center)
     if c is None:
