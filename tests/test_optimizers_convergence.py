@@ -283,3 +283,12 @@ def test_the_benchmark_runs_and_reports_every_optimizer_against_sgd(capsys) -> N
     assert not timed_per_step & {"ravaut1", "ravaut2", "esgd"}
     assert all(r["us"] > 0 for r in result.values())
     assert "× SGD" in capsys.readouterr().out
+
+
+def test_the_training_step_benchmark_times_every_closure_method_on_finite_weights() -> None:
+    from benchmarks import optimizer_step
+
+    result = optimizer_step.main(["--training-step", "--fast"])
+    assert result["sgd"]["vs_sgd"] == 1.0
+    assert {label for label, _, _ in optimizer_step.CLOSURE_CONFIGS} <= set(result)
+    assert all(r["ms"] > 0 for r in result.values())
