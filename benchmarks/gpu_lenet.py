@@ -113,7 +113,6 @@ def crossover_batch_size(timings: Mapping[int, tuple[float, float]]) -> int | No
     return crossover
 
 
-
 def copy_weights_to_torch(model: layers.Module, torch_model: Any) -> None:
     """Copy minigrad's parameters into the torch twin, in definition order (shapes must match)."""
     import torch

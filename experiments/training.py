@@ -328,18 +328,19 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
             watch = telemetry.watch(step) if telemetry else contextlib.nullcontext()
             if optimizer.needs_closure:  # the optimizer evaluates (and differentiates) the loss itself
                 # By the closure contract, step() first evaluates the loss at the current weights
-                # and returns it: keep that call's logits for the accuracy, so no extra forward pass.
-                first_logits: list[minigrad.Tensor] = []
+                # and returns it: keep that call's logits (the array, not its graph) for the accuracy,
+                # so no extra forward pass.
+                first_logits: list[Any] = []
 
-                def forward(x: Any = x, y: Any = y, first_logits: list[minigrad.Tensor] = first_logits) -> Any:
+                def forward(x: Any = x, y: Any = y, first_logits: list[Any] = first_logits) -> Any:
                     logits = model(x)
                     if not first_logits:
-                        first_logits.append(logits)
+                        first_logits.append(logits.data)
                     return per_sample_cross_entropy(logits, y)
 
                 with watch:
-                    loss_value = optimizer.step(loss_closure(forward, model.parameters()))
-                logits, loss = first_logits[0], minigrad.Tensor(loss_value)
+                    loss_data = optimizer.step(loss_closure(forward, model.parameters()))
+                logits_data = first_logits[0]
             else:
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
@@ -350,12 +351,13 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
                         optimizer.step(loss=loss.data)
                     else:
                         optimizer.step()
+                logits_data, loss_data = logits.data, loss.data
             if telemetry and telemetry.records and telemetry.records[-1]["step"] == step:
                 with open(out / TELEMETRY, "a") as f:
                     f.write(json.dumps({"epoch": epoch, **telemetry.records[-1]}) + "\n")
-            window_loss = window_loss + loss.data
+            window_loss = window_loss + loss_data
             window_steps += 1
-            epoch_correct = epoch_correct + (logits.data.argmax(axis=1) == y).sum()
+            epoch_correct = epoch_correct + (logits_data.argmax(axis=1) == y).sum()
             seen += len(y)
             if i % sync_every == 0 or i == steps_per_epoch:
                 value = float(window_loss) / window_steps

@@ -145,13 +145,11 @@ def topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
-    """Sum ``grad`` over the dimensions that broadcasting added or stretched to reach ``shape``."""
-    return _unbroadcast(grad, shape)[0]
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> tuple[Any, bool]:
+    """Sum ``grad`` over the dimensions that broadcasting added or stretched to reach ``shape``.
 
-
-def _unbroadcast(grad: Any, shape: tuple[int, ...]) -> tuple[Any, bool]:
-    """:func:`unbroadcast`, also saying whether the result is a new array (it summed something)."""
+    Also says whether the result is a new array (it summed something) or ``grad`` or a view of it.
+    """
     if grad.shape == shape:
         return grad, False
     extra = grad.ndim - len(shape)
@@ -218,7 +216,7 @@ def backward(root: Tensor, grad: Any = None) -> None:
             # check; a false "may share" only costs a copy).
             shared = any(xp.may_share_memory(pg, other) for other in (g, *returned))
             returned.append(pg)
-            pg, reduced = _unbroadcast(pg, parent.shape)
+            pg, reduced = unbroadcast(pg, parent.shape)
             new = reduced or not shared
             if pg.dtype != parent.data.dtype:
                 # E.g. float32 weights - float64 target: cast here, so the rest of the backward

@@ -18,12 +18,8 @@ from optimizers.closure import device_dot
 
 def read_scalars(values: list[Any]) -> list[float]:
     """Python floats from a list of device 0-d arrays (or floats), in one host transfer."""
-    arrays = [v for v in values if not isinstance(v, float)]
-    if not arrays:
-        return [float(v) for v in values]
-    xp = get_array_module(arrays[0])
-    host = iter(to_numpy(xp.stack([xp.asarray(v, dtype=xp.float64) for v in values])).tolist())
-    return [next(host) for _ in values]
+    xp = get_array_module(*values)
+    return to_numpy(xp.stack([xp.asarray(v, dtype=xp.float64) for v in values])).tolist()
 
 
 class _Hypergradient(Optimizer):

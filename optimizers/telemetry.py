@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from minigrad.backend import get_array_module, to_numpy
+from optimizers.closure import device_dot
 
 
 class LayerTelemetry:
@@ -67,8 +68,9 @@ class LayerTelemetry:
             xp = get_array_module(params[0].data)
             grads = [p.grad for p in params if p.grad is not None]
             # Squares summed in float64: a float32 sum of 10⁵ squares would blur small updates.
-            g2 = sum((squared_norm(xp, g) for g in grads), xp.zeros((), dtype=xp.float64))
-            d2 = sum((squared_norm(xp, p.data - o) for p, o in zip(params, old)), xp.zeros((), dtype=xp.float64))
+            changes = [p.data - o for p, o in zip(params, old)]
+            g2 = device_dot(grads, grads) + xp.zeros((), dtype=xp.float64)  # a device array even for no grads
+            d2 = device_dot(changes, changes) + xp.zeros((), dtype=xp.float64)
             norms.append(xp.stack([xp.sqrt(g2), xp.sqrt(d2)]))
         host = to_numpy(get_array_module(norms[0]).stack(norms)).tolist() if norms else []
         out = {}
@@ -77,9 +79,3 @@ class LayerTelemetry:
             out[name] = {"grad_norm": grad_norm, "update_norm": update_norm, "rate": rate}
         return out
 
-
-
-def squared_norm(xp: Any, a: Any) -> Any:
-    """‖a‖² as a float64 0-d array on ``a``'s device (no host read)."""
-    a = a.astype(xp.float64, copy=False).ravel()
-    return xp.dot(a, a)
