@@ -35,8 +35,7 @@ import datasets
 import layers
 import minigrad
 import optimizers
-from minigrad import functional as F
-from optimizers.closure import loss_closure, per_sample_cross_entropy
+from experiments.stepping import cross_entropy_per_sample, train_step
 
 # (label, registry name, hyperparameters): every registered rule with its defaults, plus the
 # variants whose cost differs (other forms, a schedule).
@@ -65,14 +64,15 @@ CONFIGS: list[tuple[str, str, dict[str, Any]]] = [
     ("layer_adagrad", "layer_adagrad", {}),
     ("layer_sgd blob", "layer_sgd", {"grouping": "blob"}),
     ("wame", "wame", {}),
-    ("llb_sgd", "llb_sgd", {}),
     ("sgd_hd", "sgd_hd", {}),
     ("sgdn_hd", "sgdn_hd", {}),
     ("adam_hd", "adam_hd", {}),
 ]
 
-# Optimizers that re-evaluate the loss through a closure: only --training-step can time them.
+# Optimizers that cannot step without a closure (they re-evaluate the loss, or read it): only
+# --training-step can time them.
 CLOSURE_CONFIGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("llb_sgd", "llb_sgd", {}),
     ("ravaut1", "ravaut1", {}),
     ("ravaut2 (eta_max 0.3)", "ravaut2", {"eta_max": 0.3}),  # uncapped it diverges on LeNet; same cost
     ("esgd (k = 20)", "esgd", {}),
@@ -113,13 +113,7 @@ def training_step_timer(name: str, hyper: dict[str, Any], batches: list[tuple[An
         tic = time.perf_counter()
         for _ in range(steps):
             x, y = batches[next(count) % len(batches)]
-            if opt.needs_closure:
-                opt.step(loss_closure(lambda x=x, y=y: per_sample_cross_entropy(model(x), y), model.parameters()))
-            else:
-                loss = F.cross_entropy(model(x), y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step(loss=loss.data) if getattr(opt, "needs_loss", False) else opt.step()
+            train_step(model, opt, cross_entropy_per_sample, (x, y))
         seconds = (time.perf_counter() - tic) / steps
         if not all(np.isfinite(p.data).all() for p in model.parameters()):
             raise FloatingPointError(f"{name} {hyper}: the weights became non-finite while timing")
@@ -149,7 +143,7 @@ def training_step_main(rounds: int, steps: int) -> dict[str, dict[str, float]]:
     images = ((images - images.mean()) / images.std()).astype(np.float32)
     batches = [(minigrad.Tensor(images[i : i + 64]), labels[i : i + 64]) for i in range(0, len(images), 64)]
     configs = [c for c in CONFIGS if c[0] in ("sgd", "momentum", "nesterov", "adagrad", "adam", "rmsprop")
-               or c[1] in ("layer_sgd", "layer_momentum", "layer_nesterov", "layer_adagrad", "wame", "llb_sgd",
+               or c[1] in ("layer_sgd", "layer_momentum", "layer_nesterov", "layer_adagrad", "wame",
                            "sgd_hd", "adam_hd")] + CLOSURE_CONFIGS
     timers = {label: training_step_timer(name, hyper, batches) for label, name, hyper in configs}
     for run in timers.values():  # warm up; also draws the closure methods' first curvature sample

@@ -6,11 +6,10 @@ Toy trajectories
 :func:`optimizers.build_optimizer`, the same code that trains LeNet) on a surface of
 :mod:`datasets.surfaces`. x and y are two float64 minigrad Parameters of shape (), in two
 parameter groups named "x" and "y", so a layer-wise method (Singh et al.'s ``layer_sgd``,
-``llb_sgd``) sees two layers. Each step builds the loss from Tensors through ``surface.f``,
-calls ``backward`` and ``optimizer.step()``; optimizers that re-evaluate the loss get a closure
-per :mod:`optimizers.closure`. Per step it records the position, the loss, each layer's gradient
-norm and its effective rate ‖Δθ_l‖/‖g_l‖ (:class:`optimizers.telemetry.LayerTelemetry`). No
-randomness anywhere: two runs are bit-identical.
+``llb_sgd``) sees two layers. Each step is :func:`experiments.stepping.optimizer_step` on the
+loss ``surface.f`` builds from Tensors, the same call for every optimizer. Per step it
+records the position, the loss, each layer's gradient norm and its effective rate ‖Δθ_l‖/‖g_l‖
+(:class:`optimizers.telemetry.LayerTelemetry`). No randomness anywhere: two runs are bit-identical.
 
 Escapes (:func:`escape_step`): the first step at which the iterate is farther than ``radius``
 from the saddle, counting only after it has been within the radius (a start inside the ball
@@ -56,9 +55,9 @@ import numpy as np
 
 import optimizers
 from datasets.surfaces import SURFACES, Surface, get_surface
+from experiments.stepping import optimizer_step
 from minigrad import Parameter, Tensor, no_grad
 from minigrad import random as mrandom
-from optimizers.closure import loss_closure
 from optimizers.telemetry import LayerTelemetry
 
 CAVEAT = "toy surfaces do not rank optimizers"
@@ -189,19 +188,15 @@ def run_trajectory(
     groups = [{"params": [x], "name": "x"}, {"params": [y], "name": "y"}]
     opt = optimizers.build_optimizer(canonical(optimizer_name), groups, **dict(hyper))
     telemetry = LayerTelemetry(opt.param_groups, every=1)
-    closure = loss_closure(lambda: surf.f(x, y), [x, y]) if opt.needs_closure else None
 
     positions, losses = [(x0, y0)], [float(surf.f(x0, y0))]
     grad_norms, rates = [], []
     stopped = None
     for k in range(1, steps + 1):
-        if closure is None:
-            opt.zero_grad()
-            surf.f(x, y).backward()
         with telemetry.watch(k):
-            # A closure-driven step computes its own gradient; the telemetry reads .grad after
-            # the step, where the closure contract leaves the gradient the update used.
-            opt.step(closure) if closure is not None else opt.step()
+            # The telemetry reads .grad after the step, where the closure contract leaves the
+            # gradient the update used.
+            optimizer_step(opt, lambda: surf.f(x, y))
         record = telemetry.records.pop()["layers"]  # popped: only this step's record is needed
         grad_norms.append([record[name]["grad_norm"] for name in LAYERS])
         rates.append([record[name]["rate"] for name in LAYERS])
@@ -510,17 +505,9 @@ def train_network_paths(
         W1, W2 = Parameter(W1_0.copy()), Parameter(W2_0.copy())
         opt = optimizers.build_optimizer(key, [{"params": [W1], "name": "layer1"}, {"params": [W2], "name": "layer2"}],
                                          **params)
-        closure = loss_closure(lambda W1=W1, W2=W2: _net_loss(W1, W2, X, Y), [W1, W2]) if opt.needs_closure else None
         path, loss_values = [np.concatenate([W1_0.ravel(), W2_0.ravel()])], []
         for _ in range(steps):
-            if closure is None:
-                opt.zero_grad()
-                loss = _net_loss(W1, W2, X, Y)
-                loss.backward()
-                loss_values.append(float(loss.data))
-                opt.step()
-            else:
-                loss_values.append(float(opt.step(closure)))
+            loss_values.append(float(optimizer_step(opt, lambda W1=W1, W2=W2: _net_loss(W1, W2, X, Y))))
             path.append(np.concatenate([W1.data.ravel(), W2.data.ravel()]))
         with no_grad():
             loss_values.append(float(_net_loss(W1, W2, X, Y).data))

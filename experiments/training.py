@@ -34,10 +34,10 @@ import datasets
 import layers
 import minigrad
 import optimizers
+from experiments.stepping import cross_entropy_per_sample, train_step
 from minigrad import functional as F
 from minigrad import random as mrandom
 from minigrad.backend import check_device, to_device
-from optimizers.closure import loss_closure, per_sample_cross_entropy
 from optimizers.telemetry import LayerTelemetry
 
 CHECKPOINT = "checkpoint.npz"
@@ -325,33 +325,9 @@ def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
             step = (epoch - 1) * steps_per_epoch + i
             if kill_at and step == kill_at:
                 os.kill(os.getpid(), signal.SIGKILL)
-            watch = telemetry.watch(step) if telemetry else contextlib.nullcontext()
-            if optimizer.needs_closure:  # the optimizer evaluates (and differentiates) the loss itself
-                # By the closure contract, step() first evaluates the loss at the current weights
-                # and returns it: keep that call's logits (the array, not its graph) for the accuracy,
-                # so no extra forward pass.
-                first_logits: list[Any] = []
-
-                def forward(x: Any = x, y: Any = y, first_logits: list[Any] = first_logits) -> Any:
-                    logits = model(x)
-                    if not first_logits:
-                        first_logits.append(logits.data)
-                    return per_sample_cross_entropy(logits, y)
-
-                with watch:
-                    loss_data = optimizer.step(loss_closure(forward, model.parameters()))
-                logits_data = first_logits[0]
-            else:
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-                optimizer.zero_grad()
-                loss.backward()
-                with watch:
-                    if getattr(optimizer, "needs_loss", False):  # e.g. LLb-SGD reads the loss's direction
-                        optimizer.step(loss=loss.data)
-                    else:
-                        optimizer.step()
-                logits_data, loss_data = logits.data, loss.data
+            with telemetry.watch(step) if telemetry else contextlib.nullcontext():
+                result = train_step(model, optimizer, cross_entropy_per_sample, (x, y))
+            logits_data, loss_data = result.output, result.loss
             if telemetry and telemetry.records and telemetry.records[-1]["step"] == step:
                 with open(out / TELEMETRY, "a") as f:
                     f.write(json.dumps({"epoch": epoch, **telemetry.records[-1]}) + "\n")

@@ -140,7 +140,7 @@ def check_labels(labels: Any, num_classes: int) -> None:
 
 
 def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
-    """−log softmax(logits)[label], averaged (or summed) over the batch.
+    """−log softmax(logits)[label], averaged (``"mean"``), summed (``"sum"``) or per sample (``"none"``).
 
     ``labels`` are integer class indices in [0, C) for logits of shape (N, C). On the CPU,
     anything else raises a ValueError naming the problem. On the GPU a range check would stall
@@ -149,8 +149,8 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
     with :func:`check_labels` for a precise error.
     """
     labels = unwrap(labels)
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy expects logits of shape (N, C), got {logits.shape}")
     if getattr(labels, "shape", None) != (logits.shape[0],):

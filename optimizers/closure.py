@@ -1,10 +1,12 @@
 """The closure contract: how an optimizer that needs extra loss or gradient evaluations gets them.
 
-This module owns the one contract that every closure-driven optimizer in minigrad follows
-(Ravaut & Gorti's learned learning rate, ESGD, and the hyperalgorithm's equilibrated curvature
-source), the reference helpers that build such closures (:func:`loss_closure`,
-:func:`per_sample_cross_entropy`), and :func:`evaluate_at`, the one place where parameters are
-moved to a probe point and put back.
+Every optimizer is stepped the same way, ``optimizer.step(closure)``, as torch.optim's LBFGS is:
+the closure computes the loss and the gradients, and the optimizer calls it. Rules that need only
+the gradient call it once; rules that need more evaluations (Ravaut & Gorti's learned learning
+rate, ESGD, the hyperalgorithm's equilibrated curvature source) or the loss itself (LLb-SGD) call
+it as often as they need. This module owns that contract, the helper that builds such closures
+(:func:`loss_closure`), and :func:`evaluate_at`, the one place where parameters are moved to a
+probe point and put back. :mod:`experiments.stepping` is the driver every loop uses.
 
 The contract
 ------------
@@ -20,36 +22,36 @@ A closure has the signature ``closure(need_grad: bool = True) -> float`` and
    loss depends on gets a fresh ``.grad`` array (never one mutated in place).
 3. with ``need_grad=False``: runs the forward pass under :func:`minigrad.no_grad` and leaves
    ``.grad`` alone. This is the cheap call used by loss probes.
-4. returns the mean loss over the minibatch as a Python float, **computed by summing the
-   per-sample losses in float64**. Ravaut & Gorti's second difference
+4. returns the mean loss over the minibatch as a float64 scalar left on the device (a
+   ``numpy.float64``, i.e. a Python float, on the CPU; ``float(...)`` reads it from the GPU),
+   **computed by summing the per-sample losses in float64**. Ravaut & Gorti's second difference
    f(η+2ε) + f(η−2ε) − 2f(η) is about 4ε²·f″ ≈ 1e-10 of the loss at ε = 1e-5: a float32 mean
    (one ulp ≈ 6e-8 of the loss) turns it into rounding noise, which is exactly 0 in 10–30 % of
-   the steps (optimizer-decisions.md, "Learning the learning rate"). Compute per-sample losses
-   (e.g. :func:`per_sample_cross_entropy`) and let :func:`loss_closure` sum them in float64.
+   the steps. Compute per-sample losses (``F.cross_entropy(logits, y, reduction="none")``) and
+   let :func:`loss_closure` sum them in float64.
    The sum alone is not enough: the probe *points* and the forward pass must be float64 too,
    which is why optimizers probe with float64 ``p.data`` (point 1; measured in
    :class:`optimizers.ravaut.RavautSecondOrder`).
 
-An optimizer that needs a closure sets the class attribute ``needs_closure = True``. Its
 ``step(closure)`` calls the closure itself (``closure()``, i.e. with a gradient) at the current
-parameters, so the caller does **not** call ``backward`` before it, exactly as with
-``torch.optim.LBFGS``; ``step`` returns that first loss (the minibatch loss before the update) and
-raises a ValueError when called without a closure. After ``step`` every ``.grad`` again holds the
-gradient the update used, whatever the extra evaluations did in between.
+parameters, so the caller does **not** call ``backward`` before it; ``step`` returns that first
+loss (the minibatch loss before the update). After ``step`` every ``.grad`` again holds the
+gradient the update used, whatever the extra evaluations did in between. Rules that work from
+``.grad`` alone also accept the PyTorch idiom ``loss.backward(); optimizer.step()``; an optimizer
+that cannot work without a closure sets the class attribute ``needs_closure = True`` and raises a
+ValueError when called without one.
 
 Ravaut & Gorti's validation-batch variant (§5.3) needs a second closure over a *validation*
 minibatch. It is passed to the same call, ``step(closure, validation_closure=...)``, and follows
 the same contract. An optimizer that needs it says so with ``needs_validation_closure``
 (True only when built with ``validation=True``) and raises a ValueError when it is missing.
 
-A training loop therefore does, per minibatch ``(x, y)``::
+A training loop therefore does, per minibatch ``(x, y)``, whatever the optimizer::
 
-    closure = loss_closure(lambda: per_sample_cross_entropy(model(x), y), model.parameters())
-    if optimizer.needs_closure:
-        extra = {"validation_closure": val_closure} if getattr(optimizer, "needs_validation_closure", False) else {}
-        loss = optimizer.step(closure, **extra)
-    else:
-        ...  # zero_grad, loss.backward(), optimizer.step()
+    closure = loss_closure(lambda: F.cross_entropy(model(x), y, reduction="none"), model.parameters())
+    loss = optimizer.step(closure)
+
+which is what :func:`experiments.stepping.train_step` does.
 """
 
 from __future__ import annotations
@@ -58,8 +60,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from minigrad import Parameter, Tensor, no_grad
-from minigrad import functional as F
-from minigrad.backend import get_array_module, unwrap
+from minigrad.backend import get_array_module
 
 PROBE_DTYPES = ("float64", "param")
 
@@ -68,27 +69,6 @@ class Closure(Protocol):
     """``closure(need_grad=True) -> float``: see the module docstring for the full contract."""
 
     def __call__(self, need_grad: bool = True) -> float: ...
-
-
-def per_sample_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
-    """−log softmax(logits)[i, labels[i]] for each sample i: a Tensor of shape (N,), not reduced.
-
-    The per-sample values let :func:`loss_closure` take the mean in float64 (the contract's
-    point 4); :func:`minigrad.functional.cross_entropy` only offers a mean or sum in the logits'
-    dtype. ``labels`` must be integer class indices in [0, C) for logits of shape (N, C).
-    """
-    labels = unwrap(labels)
-    kind, shape = getattr(getattr(labels, "dtype", None), "kind", "?"), getattr(labels, "shape", None)
-    if logits.ndim != 2 or shape != (logits.shape[0],) or kind not in "iu":
-        raise ValueError(f"expected logits (N, C) and integer labels (N,), got logits {logits.shape}, labels {shape}")
-    classes = logits.shape[1]
-    if labels.size and bool((labels.min() < 0) | (labels.max() >= classes)):
-        raise ValueError(f"labels must lie in [0, {classes}), got min {int(labels.min())}, max {int(labels.max())}")
-    # A one-hot mask rather than fancy indexing: its backward is element-wise (no scatter-add),
-    # the same on NumPy and CuPy.
-    xp = logits.xp
-    one_hot = (xp.arange(classes)[None, :] == labels[:, None]).astype(logits.dtype)
-    return -(F.log_softmax(logits, axis=1) * one_hot).sum(axis=1)
 
 
 def loss_closure(forward: Callable[[], Tensor], params: Iterable[Parameter]) -> Closure:
@@ -116,10 +96,14 @@ def loss_closure(forward: Callable[[], Tensor], params: Iterable[Parameter]) -> 
     return closure
 
 
-def _mean_float64(losses: Tensor) -> float:
-    """The mean of per-sample losses, accumulated in float64 (a scalar is returned as it is)."""
+def _mean_float64(losses: Tensor) -> Any:
+    """The mean of per-sample losses accumulated in float64, left on the device (a scalar as it is).
+
+    On the CPU this is a ``numpy.float64``, which is a Python float; on the GPU a 0-d CuPy array,
+    so that a step that does not need the value on the host does not wait for it.
+    """
     data = losses.data
-    return float(data.sum(dtype=losses.xp.float64) / max(data.size, 1)) if data.ndim else float(data)
+    return data.sum(dtype=losses.xp.float64) / max(data.size, 1) if data.ndim else data
 
 
 def require_closure(optimizer: Any, closure: Closure | None, name: str = "closure") -> Closure:

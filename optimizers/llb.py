@@ -10,12 +10,13 @@ formula, and every number it produces should be read that way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from minigrad import Tensor
 from minigrad.backend import device_of, get_array_module, to_device
 from optimizers.base import Optimizer, ParamsLike, check_nonnegative, check_unit_interval, with_weight_decay
+from optimizers.closure import Closure, require_closure
 
 
 def unit_change_norms(changes: list[Any]) -> Any:
@@ -58,12 +59,12 @@ class LLbSGD(Optimizer):
     (optimizer-decisions.md). The paper's "threshold" is a stopping rule for training (stop when
     the loss falls by less than it over 1,000 iterations): ``minigrad train --stop-threshold``.
 
-    The step needs the current minibatch loss: ``step(loss=value)`` (a float or a 0-d array, read
-    on its device without a host sync) or ``step(closure)``. Without one, δ = 1.
+    The step needs the current minibatch loss, so it needs a closure: ``loss = opt.step(closure)``
+    (:mod:`optimizers.closure`); the loss is read on its device, without a host sync.
     """
 
-    #: The training loop passes the minibatch loss as ``step(loss=...)``.
-    needs_loss = True
+    #: δ comes from the loss, which only the closure gives.
+    needs_closure = True
 
     def __init__(
         self,
@@ -87,12 +88,10 @@ class LLbSGD(Optimizer):
             raise ValueError(f"kappa must be >= 1, got {group['kappa']!r}")
         check_unit_interval("loss_decay", group["loss_decay"])
 
-    def step(self, closure: Callable[[], Any] | None = None, loss: Any = None) -> Any:
-        """Read the loss direction, then update every layer; returns the closure's loss if given."""
-        if closure is not None:
-            loss = closure()
-        if loss is not None:
-            self.observe_loss(loss)
+    def step(self, closure: Closure | None = None) -> Any:
+        """Evaluate the loss and gradient, read the loss's direction, update every layer; returns the loss."""
+        loss = require_closure(self, closure)()
+        self.observe_loss(loss)
         super().step()
         return loss
 

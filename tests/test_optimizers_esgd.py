@@ -11,10 +11,11 @@ import pytest
 
 import datasets
 import minigrad
+from experiments.stepping import cross_entropy_per_sample
 from layers import MLP
 from minigrad import Parameter, Tensor
 from minigrad import random as mrandom
-from optimizers.closure import loss_closure, per_sample_cross_entropy
+from optimizers.closure import loss_closure
 from optimizers.esgd import ESGD, hessian_vector_product
 
 
@@ -54,7 +55,7 @@ def test_hvp_of_a_float32_network_matches_torch_double_backward() -> None:
     params = model.parameters()
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((32, 12)).astype(np.float32), rng.integers(0, 5, 32)
-    closure = loss_closure(lambda: per_sample_cross_entropy(model(Tensor(x)), y), params)
+    closure = loss_closure(lambda: cross_entropy_per_sample(model(Tensor(x)), y), params)
     vs = [rng.standard_normal(p.shape) for p in params]
     hvs = hessian_vector_product(closure, params, vs)  # float64 probes around float32 weights
     assert all(h.dtype == np.float32 for h in hvs)
@@ -125,7 +126,7 @@ def test_state_dict_round_trip_continues_bit_identically(tmp_path) -> None:
     batches = [(x[i : i + 64], y[i : i + 64]) for i in range(0, 384, 64)]
 
     def closure(m: MLP, xb: np.ndarray, yb: np.ndarray):
-        return loss_closure(lambda: per_sample_cross_entropy(m(Tensor(xb)), yb), m.parameters())
+        return loss_closure(lambda: cross_entropy_per_sample(m(Tensor(xb)), yb), m.parameters())
 
     for xb, yb in batches[:3]:
         opt.step(closure(model, xb, yb))
@@ -178,10 +179,10 @@ def test_reduces_the_loss_of_a_small_mlp_on_mnist() -> None:
     x, y = datasets.take(*datasets.mnist("train"), 8192)
     model = MLP(784, (32,), 10)
     opt = ESGD(model.layer_groups())
-    full = loss_closure(lambda: per_sample_cross_entropy(model(Tensor(x)), y), model.parameters())
+    full = loss_closure(lambda: cross_entropy_per_sample(model(Tensor(x)), y), model.parameters())
     start = full(need_grad=False)
     for i in range(0, len(x), 64):
         xb, yb = Tensor(x[i : i + 64]), y[i : i + 64]
-        opt.step(loss_closure(lambda xb=xb, yb=yb: per_sample_cross_entropy(model(xb), yb), model.parameters()))
+        opt.step(loss_closure(lambda xb=xb, yb=yb: cross_entropy_per_sample(model(xb), yb), model.parameters()))
     end = full(need_grad=False)
     assert np.isfinite(end) and end < 0.5 * start

@@ -257,6 +257,18 @@ def llb_layer(seed: int = 0) -> tuple[list[dict], np.random.Generator]:
     return [{"name": "fc", "params": [Parameter(rng.normal(size=(4, 3))), Parameter(rng.normal(size=4))]}], rng
 
 
+def handing(loss: float, grads: dict[Parameter, np.ndarray]):
+    """A closure that "computes" ``loss`` and the given gradients: LLb-SGD steps only through a closure."""
+
+    def closure(need_grad: bool = True) -> float:
+        if need_grad:
+            for p, g in grads.items():
+                p.grad = g
+        return loss
+
+    return closure
+
+
 def test_llb_first_steps_by_hand() -> None:
     groups, rng = llb_layer()
     w, b = groups[0]["params"]
@@ -265,14 +277,13 @@ def test_llb_first_steps_by_hand() -> None:
     ema = None
     for loss in (1.0, 0.9, 1.5):  # the EMA falls, then rises
         gw, gb = rng.normal(size=(4, 3)), rng.normal(size=4)
-        w.grad, b.grad = gw, gb
         new_ema = loss if ema is None else 0.9 * ema + 0.1 * loss
         if last is not None:
             xi = np.mean(np.sqrt(np.sum(last[0] ** 2, axis=1) + last[1] ** 2))
             alpha *= math.exp(-0.5 * xi * (2.0 if new_ema > ema else 1.0))
         ema = new_ema
         before = (w.data.copy(), b.data.copy())
-        opt.step(loss=loss)
+        opt.step(handing(loss, {w: gw, b: gb}))
         last = (-alpha * gw, -alpha * gb)
         np.testing.assert_allclose(w.data - before[0], last[0], rtol=1e-12)
         np.testing.assert_allclose(b.data - before[1], last[1], rtol=1e-12)
@@ -290,9 +301,9 @@ def test_llb_rates_are_positive_per_layer_and_never_increase(losses: list[float]
     opt = optimizers.LLbSGD(groups, lr=0.1, beta=1.0)
     previous = {"a": 0.1, "b": 0.1}
     for loss in losses:
-        for g in groups:
-            g["params"][0].grad = rng.normal(size=g["params"][0].shape) * (1 if g["name"] == "a" else 100)
-        opt.step(loss=loss)
+        grads = {g["params"][0]: rng.normal(size=(2, 2) if g["name"] == "b" else (3, 2)) for g in groups}
+        grads = {p: g * (1 if p.shape == (3, 2) else 100) for p, g in grads.items()}
+        opt.step(handing(loss, grads))
         rates = {k: float(v) for k, v in opt.layer_rates().items()}
         for k in rates:
             assert 0 < rates[k] <= previous[k]
@@ -305,9 +316,7 @@ def run_llb(losses: list[float], grad_scale: float) -> float:
     groups, rng = llb_layer(3)
     opt = optimizers.LLbSGD(groups, lr=0.05, beta=1.0)
     for loss in losses:
-        for p in groups[0]["params"]:
-            p.grad = grad_scale * rng.normal(size=p.shape)
-        opt.step(loss=loss)
+        opt.step(handing(loss, {p: grad_scale * rng.normal(size=p.shape) for p in groups[0]["params"]}))
     return float(opt.layer_rates()["fc"])
 
 
@@ -322,14 +331,16 @@ def test_llb_decay_shrinks_as_the_change_shrinks() -> None:
     assert 0.05 - small < (0.05 - big) / 10
 
 
-def test_llb_without_a_loss_decays_as_if_it_fell() -> None:
+def test_llb_without_a_closure_is_refused_since_it_needs_the_loss() -> None:
     groups, rng = llb_layer()
     opt = optimizers.LLbSGD(groups, lr=0.05)
-    for _ in range(3):
-        for p in groups[0]["params"]:
-            p.grad = rng.normal(size=p.shape)
+    for p in groups[0]["params"]:
+        p.grad = rng.normal(size=p.shape)
+    before = [p.data.copy() for p in groups[0]["params"]]
+    with pytest.raises(ValueError, match="needs a closure"):
         opt.step()
-    assert 0 < float(opt.layer_rates()["fc"]) < 0.05
+    for p, b in zip(groups[0]["params"], before):
+        np.testing.assert_array_equal(p.data, b)
 
 
 def test_llb_state_dict_round_trip_continues_bit_identically(tmp_path) -> None:
@@ -350,9 +361,7 @@ def test_llb_state_dict_round_trip_continues_bit_identically(tmp_path) -> None:
                 b = optimizers.LLbSGD(b_groups, lr=0.05, beta=1.0)
                 b.load_state_dict(saved)
                 opt = b
-            for p, g in zip(groups[0]["params"], grads[i]):
-                p.grad = g
-            opt.step(loss=losses[i])
+            opt.step(handing(losses[i], dict(zip(groups[0]["params"], grads[i]))))
     for pa, pb in zip(a_groups[0]["params"], b_groups[0]["params"]):
         np.testing.assert_array_equal(pa.data, pb.data)
 
@@ -452,17 +461,18 @@ def test_ravaut_second_order_uncapped_jumps_to_the_line_search_step_on_lenet() -
     so flat that the paper's first Newton step on η (the minibatch's exact line search) lands
     far above any rate SGD could train with."""
     from datasets.mnist import mnist
-    from optimizers.closure import loss_closure, per_sample_cross_entropy
+    from experiments.stepping import cross_entropy_per_sample
+    from optimizers.closure import loss_closure
 
     images, labels = mnist("train")
     minigrad.seed(0)
     model = layers.LeNet5()
     x, y = minigrad.Tensor(images[:32]), labels[:32]
     opt = optimizers.build_optimizer("ravaut2", model.layer_groups())
-    opt.step(loss_closure(lambda: per_sample_cross_entropy(model(x), y), model.parameters()))
+    opt.step(loss_closure(lambda: cross_entropy_per_sample(model(x), y), model.parameters()))
     assert opt.eta_history == [0.01] and opt.eta > 1.0
     capped = optimizers.build_optimizer("ravaut2", model.layer_groups(), eta_max=0.3)
-    capped.step(loss_closure(lambda: per_sample_cross_entropy(model(x), y), model.parameters()))
+    capped.step(loss_closure(lambda: cross_entropy_per_sample(model(x), y), model.parameters()))
     assert capped.eta == 0.3
 
 

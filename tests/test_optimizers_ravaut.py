@@ -12,10 +12,11 @@ import pytest
 
 import datasets
 import minigrad
+from experiments.stepping import cross_entropy_per_sample
 from layers import MLP
 from minigrad import Parameter, Tensor
 from minigrad import functional as F
-from optimizers.closure import evaluate_at, loss_closure, per_sample_cross_entropy
+from optimizers.closure import evaluate_at, loss_closure
 from optimizers.hypergradient import SGDHD
 from optimizers.ravaut import RavautFirstOrder, RavautSecondOrder
 
@@ -41,7 +42,7 @@ def mnist_mlp_setup(n: int = 8192) -> tuple[MLP, np.ndarray, np.ndarray]:
 
 def batch_closure(model: MLP, x: np.ndarray, y: np.ndarray):
     xb = Tensor(x)
-    return loss_closure(lambda: per_sample_cross_entropy(model(xb), y), model.parameters())
+    return loss_closure(lambda: cross_entropy_per_sample(model(xb), y), model.parameters())
 
 
 # ----- the closure contract ----------------------------------------------------------------------
@@ -65,7 +66,7 @@ def test_loss_closure_follows_the_contract() -> None:
     assert closure(need_grad=False) == pytest.approx(expected, rel=1e-6)
     assert all(a is b for a, b in zip(kept, [p.grad for p in params]))  # need_grad=False leaves .grad alone
     with pytest.raises(ValueError, match="labels"):
-        per_sample_cross_entropy(model(Tensor(x)), y + 10)
+        cross_entropy_per_sample(model(Tensor(x)), y + 10)
 
 
 def test_evaluate_at_restores_the_same_arrays() -> None:

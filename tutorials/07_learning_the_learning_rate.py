@@ -45,9 +45,10 @@ import numpy as np
 import datasets
 import layers
 import minigrad
+from experiments.stepping import cross_entropy_per_sample
 from minigrad import Parameter, Tensor
 from optimizers import SGD, SGDHD, RavautFirstOrder, RavautSecondOrder
-from optimizers.closure import loss_closure, per_sample_cross_entropy
+from optimizers.closure import loss_closure
 
 print("fast mode:", _common.FAST, "| figures go to", _common.OUT)
 
@@ -299,7 +300,7 @@ bench = {}
 for name, make in METHODS.items():
     model = logistic_regression()
     params = model.parameters()
-    closure = loss_closure(lambda model=model: per_sample_cross_entropy(model(xb), yb), params)
+    closure = loss_closure(lambda model=model: cross_entropy_per_sample(model(xb), yb), params)
     opt = make(params)
     opt.step(closure)  # warm-up, not counted
     bench[name] = {"opt": opt, "closure": closure, "counts": {"forward+backward": 0, "forward only": 0}, "s": []}
@@ -352,7 +353,7 @@ for name, make in METHODS.items():
     tic = time.perf_counter()
     for xb, yb in loader:
         xt = Tensor(xb)
-        closure = loss_closure(lambda m=model, xt=xt, yb=yb: per_sample_cross_entropy(m(xt), yb), params)
+        closure = loss_closure(lambda m=model, xt=xt, yb=yb: cross_entropy_per_sample(m(xt), yb), params)
         losses.append(opt.step(closure))
         rates.append(opt.eta_history[-1] if hasattr(opt, "eta_history") else opt.param_groups[0]["lr"])
         if isinstance(opt, RavautSecondOrder):

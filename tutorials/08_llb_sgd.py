@@ -55,10 +55,10 @@ import numpy as np
 import datasets
 import minigrad
 import optimizers
+from experiments.stepping import cross_entropy_per_sample, train_step
 from experiments.training import PlateauStop, TrainConfig
 from experiments.training import train as train_loop
 from layers.models import MLP, LeNet5
-from minigrad import functional as F
 from optimizers.llb import unit_change_norms
 
 FAST = _common.FAST
@@ -84,8 +84,9 @@ print("fast mode:", FAST, "| figures go to", _common.OUT)
 #
 # "The loss falls" compares an exponential moving average of the minibatch loss (decay 0.9)
 # with its previous value: the raw minibatch loss goes up in about half of all steps, even
-# while training goes well, so it carries no direction. You pass the loss to the optimizer:
-# `opt.step(loss=loss.data)`.
+# while training goes well, so it carries no direction. The optimizer needs the loss, so it is
+# stepped with a closure that computes it, as every minigrad optimizer can be:
+# `train_step(model, opt, cross_entropy_per_sample, (x, y))` (the driver of every loop here).
 #
 # Since the exponent is never negative, **rates are positive and never increase**. Why do they
 # fall fast early and slowly late? Under SGD the last change of unit $u$ was
@@ -119,13 +120,10 @@ tiny_opt = optimizers.build_optimizer("llb_sgd", tiny.layer_groups(), lr=ALPHA0,
 batches = [((train_x[i:i + 64] - mean) / std, train_y[i:i + 64]) for i in (0, 64)]
 losses, first_grads = [], None
 for xb, yb in batches:
-    loss = F.cross_entropy(tiny(minigrad.Tensor(xb.astype(np.float32))), yb)
-    tiny_opt.zero_grad()
-    loss.backward()
-    if first_grads is None:
+    result = train_step(tiny, tiny_opt, cross_entropy_per_sample, (xb.astype(np.float32), yb))
+    if first_grads is None:  # the closure leaves the gradient the update used in .grad
         first_grads = [p.grad.copy() for p in tiny.layer_groups()[0]["params"]]
-    tiny_opt.step(loss=loss.data)
-    losses.append(float(loss.data))
+    losses.append(float(result.loss))
     print(f"loss {losses[-1]:.4f}, alpha_{name} = {float(tiny_opt.layer_rates()[name]):.6f}")
 
 change = [-ALPHA0 * g for g in first_grads]  # step 1: weight (10, 784) and bias (10,) moved by -alpha0 * g
@@ -163,11 +161,8 @@ def run_llb(steps: int, beta: float = BETA, lr: float = ALPHA0) -> dict:
     losses, rates = [], []
     tic = time.perf_counter()
     for step, (xb, yb) in enumerate(loader, start=1):
-        loss = F.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step(loss=loss.data)  # LLb-SGD reads the direction of the loss
-        losses.append(float(loss.data))
+        result = train_step(model, opt, cross_entropy_per_sample, (xb, yb))  # the loss reaches the optimizer
+        losses.append(float(result.loss))
         rates.append({n: float(a) for n, a in opt.layer_rates().items()})
         if step == steps:
             break

@@ -66,9 +66,10 @@ class LogSoftmax(Function):
 
 
 class CrossEntropy(Function):
-    """Mean (or sum) over the batch of −log softmax(logits)[label], fused for stability and speed.
+    """−log softmax(logits)[label] per sample, then mean, sum or none over the batch; fused for stability.
 
     ``labels`` are integer class indices, a constant of the op; the caller checks their range.
+    ``reduction="none"`` returns the per-sample losses (N,), which closures average in float64.
     """
 
     def __init__(self, labels: Any, reduction: str = "mean") -> None:
@@ -82,11 +83,15 @@ class CrossEntropy(Function):
         self.probs = exp / total
         self.rows = xp.arange(logits.shape[0])
         nll = xp.log(total[:, 0]) - shifted[self.rows, self.labels]
+        if self.reduction == "none":
+            return nll
         return nll.mean() if self.reduction == "mean" else nll.sum()
 
     def backward(self, g: Any) -> Any:
         grad = self.probs.copy()
         grad[self.rows, self.labels] -= 1  # each row indexed once: no duplicate-index hazard
+        if self.reduction == "none":
+            return grad * g[:, None]
         scale = g / grad.shape[0] if self.reduction == "mean" else g
         return grad * scale
 
