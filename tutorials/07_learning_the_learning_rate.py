@@ -429,6 +429,6 @@ _common.savefig(fig, "07_learned_rate_mnist_logistic")
 #   overshoots below zero. It is a line search on each *mini-batch*: the rate that minimises
 #   one batch's loss is too large for the others, and over one epoch it ends with a higher
 #   loss than SGD at a hand-picked 0.1. Clamping the rate (`eta_max`, not in the paper)
-#   recovers the gap. The project's decision notes (`optimizer-decisions.md`) report that over
-#   longer runs the unclamped rate can also run away, as $f''$ goes to 0 on a saturating
-#   softmax; within this one epoch it stayed below 1.
+#   recovers the gap. The [documentation of these optimizers](../docs/optimizers/learned-rate.md)
+#   reports that over longer runs the unclamped rate can also run away, as $f''$ goes to 0 on a
+#   saturating softmax; within this one epoch it stayed below 1.
