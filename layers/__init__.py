@@ -2,6 +2,7 @@
 
 from layers.basic import (
     AvgPool2d,
+    CaffePool2d,
     Conv2d,
     CrossEntropyLoss,
     Dropout,
@@ -15,17 +16,33 @@ from layers.basic import (
     ReLU,
     Sequential,
     Softmax,
+    Upsample2d,
+    WithinChannelLRN,
 )
-from layers.models import MLP, MODELS, CaffeLeNet, LeNet5
+from layers.models import (
+    MLP,
+    MODELS,
+    CaffeCifar10,
+    CaffeCifar10Quick,
+    CaffeLeNet,
+    DozatAutoencoder,
+    LeNet5,
+    WameCifarNet,
+    WameMnistNet,
+)
 from layers.module import Module
 
 __all__ = [
     "MLP",
     "MODELS",
     "AvgPool2d",
+    "CaffeCifar10",
+    "CaffeCifar10Quick",
     "CaffeLeNet",
+    "CaffePool2d",
     "Conv2d",
     "CrossEntropyLoss",
+    "DozatAutoencoder",
     "Dropout",
     "Flatten",
     "GlobalAvgPool2d",
@@ -39,4 +56,8 @@ __all__ = [
     "ReLU",
     "Sequential",
     "Softmax",
+    "Upsample2d",
+    "WameCifarNet",
+    "WameMnistNet",
+    "WithinChannelLRN",
 ]

@@ -221,3 +221,133 @@ class MSELoss(Module):
     def forward(self, prediction: Tensor, target: Any) -> Tensor:
         """Mean of squared differences."""
         return F.mse_loss(prediction, target)
+
+
+# ----- resampling, Caffe's pooling and normalisation: layers of the CIFAR and autoencoder nets -----------
+
+# Imported here, with the layers that call ops directly, so this block can be read on its own.
+from minigrad import ops  # noqa: E402
+
+
+def _nchw(x: Any, name: str) -> Tensor:
+    x = as_tensor(x)
+    if x.ndim != 4:
+        raise ValueError(f"{name} expects input of shape (N, C, H, W), got {x.shape}")
+    return x
+
+
+def _at_least_one(value: IntPair, name: str) -> tuple[int, int]:
+    a, b = F.pair(value, name)
+    if a < 1 or b < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    return a, b
+
+
+class Upsample2d(Module):
+    """Nearest-neighbour upsampling: (N, C, H, W) → (N, C, H·sh, W·sw), each value copied into an sh × sw block.
+
+    The "unpooling" of the Theano/Lasagne convolutional autoencoders (M. S. Jones, 2015, whose code
+    Dozat 2016 adapted): it undoes the size change of a 2×2 max pooling, not its choice of position.
+    Followed by a convolution it is the decoder block of :class:`layers.models.DozatAutoencoder`.
+    PyTorch's ``nn.Upsample(scale_factor=..., mode="nearest")``.
+    """
+
+    def __init__(self, scale_factor: IntPair = 2) -> None:
+        self.scale_factor = _at_least_one(scale_factor, "Upsample2d: scale_factor")
+
+    def forward(self, x: Any) -> Tensor:
+        """Upsample x of shape (N, C, H, W)."""
+        return ops.UpsampleNearest2d.apply(_nchw(x, "Upsample2d"), scale=self.scale_factor)
+
+    def extra_repr(self) -> str:
+        return f"scale_factor={self.scale_factor}"
+
+
+class CaffePool2d(Module):
+    """Caffe's max or average pooling, whose output size rounds *up*: ⌈(H + 2p − k)/s⌉ + 1.
+
+    The last window may hang over the bottom or right edge; it pools what it covers (the max of
+    the covered values; for ``"avg"``, their mean, the divisor counting the padding p but not the
+    overhang). A last window that would start past the input and its padding is dropped: Caffe
+    drops it when p > 0 and otherwise pools an empty window (a stride larger than the kernel),
+    which has no max and divides by zero. This is Caffe's ``PoolingLayer`` (BVLC/caffe
+    ``src/caffe/layers/pooling_layer.cpp``) and PyTorch's ``ceil_mode=True`` pooling (with
+    ``count_include_pad=True`` for average). On 32×32, a 3×3 window with stride 2 gives 16×16
+    here, 15×15 with floor rounding. Needs p < k, as Caffe does.
+    """
+
+    METHODS = ("max", "avg")
+
+    def __init__(
+        self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0, method: str = "max"
+    ) -> None:
+        if method not in self.METHODS:
+            raise ValueError(f"CaffePool2d: method must be one of {self.METHODS}, got {method!r}")
+        self.kernel_size = _at_least_one(kernel_size, "CaffePool2d: kernel_size")
+        self.stride = self.kernel_size if stride is None else _at_least_one(stride, "CaffePool2d: stride")
+        self.padding = F.pair(padding, "CaffePool2d: padding")
+        if any(p >= k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"CaffePool2d: padding {self.padding} must be smaller than the kernel {self.kernel_size}")
+        self.method = method
+
+    @staticmethod
+    def _axis(size: int, k: int, s: int, p: int) -> tuple[int, int, list[int]]:
+        """Output length, overhang past the padded input, and each window's divisor along one axis."""
+        out = -(-(size + 2 * p - k) // s) + 1  # ceil division
+        if (out - 1) * s >= size + p:  # the last window would start past the input and its padding
+            out -= 1
+        overhang = max(0, (out - 1) * s + k - (size + 2 * p))
+        divisors = [min(i * s - p + k, size + p) - (i * s - p) for i in range(out)]
+        return out, overhang, divisors
+
+    def forward(self, x: Any) -> Tensor:
+        """Pool x of shape (N, C, H, W)."""
+        x = _nchw(x, "CaffePool2d")
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        _, _, h, w = x.shape
+        if h + 2 * ph < kh or w + 2 * pw < kw:
+            raise ValueError(f"CaffePool2d: kernel {self.kernel_size} is larger than the padded input {x.shape}")
+        oh, eh, rows = self._axis(h, kh, sh, ph)
+        ow, ew, cols = self._axis(w, kw, sw, pw)
+        pads = (ph, ph + eh, pw, pw + ew)
+        if self.method == "max":
+            # -inf never wins a max, and every window covers at least one input value.
+            padded = ops.Pad2d.apply(x, pads=pads, value=float("-inf")) if any(pads) else x
+            return F.max_pool2d(padded, self.kernel_size, self.stride)
+        padded = ops.Pad2d.apply(x, pads=pads, value=0.0) if any(pads) else x
+        out = F.avg_pool2d(padded, self.kernel_size, self.stride)
+        area = np.outer(rows, cols)
+        if (area == kh * kw).all():
+            return out
+        # avg_pool2d divided every window by kh·kw; the overhanging ones cover fewer values.
+        return out * x.xp.asarray((kh * kw / area).astype(x.dtype))
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, method={self.method!r}"
+
+
+class WithinChannelLRN(Module):
+    """Caffe's local response normalisation across space (``norm_region: WITHIN_CHANNEL``).
+
+    y = x · (1 + α·m)^(−β), where m is the mean of x² over the size × size neighbourhood of each
+    position in the same channel, zero-padded at the borders and always divided by size² (Caffe
+    builds it from an average pooling of x² with padding (size − 1)/2). Used after the first two
+    pooling layers of Caffe's CIFAR-10 "full" example (size 3, α 5e-5, β 0.75). PyTorch's
+    ``nn.LocalResponseNorm`` normalises across channels instead.
+    """
+
+    def __init__(self, size: int = 3, alpha: float = 5e-5, beta: float = 0.75) -> None:
+        if not isinstance(size, int) or size < 1 or size % 2 == 0:
+            raise ValueError(f"WithinChannelLRN: size must be an odd positive int (Caffe's rule), got {size!r}")
+        if alpha < 0:
+            raise ValueError(f"WithinChannelLRN: alpha must be >= 0, got {alpha}")
+        self.size, self.alpha, self.beta = size, alpha, beta
+
+    def forward(self, x: Any) -> Tensor:
+        """Normalise x of shape (N, C, H, W)."""
+        x = _nchw(x, "WithinChannelLRN")
+        local = F.avg_pool2d(x * x, self.size, 1, (self.size - 1) // 2)
+        return x * (1.0 + self.alpha * local) ** (-self.beta)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, alpha={self.alpha}, beta={self.beta}"

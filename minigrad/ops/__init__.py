@@ -5,6 +5,7 @@
 - :mod:`.shape`: reshape, transpose, indexing, concatenate, stack
 - :mod:`.activation`: ReLU, leaky ReLU, softmax, log-softmax, cross-entropy, linear
 - :mod:`.conv`: 2-d convolution, max and average pooling
+- :mod:`.resample`: nearest-neighbour upsampling, constant padding
 """
 
 from minigrad.ops.activation import CrossEntropy, LeakyReLU, Linear, LogSoftmax, ReLU, Softmax
@@ -29,6 +30,7 @@ from minigrad.ops.arithmetic import (
 )
 from minigrad.ops.conv import AvgPool2d, Conv2d, MaxPool2d
 from minigrad.ops.reduction import Max, Mean, Sum
+from minigrad.ops.resample import Pad2d, UpsampleNearest2d
 from minigrad.ops.shape import Concatenate, GetItem, Reshape, Stack, Transpose
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "Mean",
     "Mul",
     "Neg",
+    "Pad2d",
     "Pow",
     "PowScalar",
     "ReLU",
@@ -65,5 +68,6 @@ __all__ = [
     "Sum",
     "Tanh",
     "Transpose",
+    "UpsampleNearest2d",
     "Where",
 ]
