@@ -14,6 +14,8 @@ import optimizers
 from layers import Conv2d, Linear
 from minigrad import Tensor
 from minigrad import functional as F
+from minigrad.backend import to_device, to_numpy
+from tests import fake_cupy
 
 # name -> (constructor keywords, input shape of one image, output shape of one image)
 SHAPES = {
@@ -172,3 +174,32 @@ def test_dozat_autoencoder_mse_falls_on_mnist() -> None:
     after = mse()
     # Predicting the mean image everywhere scores the pixel variance; it must do better than that.
     assert after < 0.8 * before and after < float(x.var())
+
+
+# ----- the device path, on the strict CuPy stand-in -------------------------------------------------------
+
+
+NEW_MODELS = ["caffe_cifar10", "caffe_cifar10_quick", "wame_mnist", "wame_cifar", "dozat_autoencoder"]
+
+
+@pytest.mark.parametrize("name", NEW_MODELS)
+def test_new_models_run_on_the_device_path_without_host_reads(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    kwargs, in_shape, _ = SHAPES[name]
+    x = np.random.default_rng(1).uniform(0, 1, (2, *in_shape)).astype(np.float32)
+
+    def run(device: str) -> tuple[np.ndarray, list[np.ndarray]]:
+        minigrad.seed(0)
+        net = layers.MODELS[name](**kwargs).to(device).eval()  # eval: dropout draws differ per device
+        xs = to_device(x, device)
+        fake_cupy.host_reads.clear()
+        out = net(Tensor(xs))
+        (out * out).sum().backward()
+        assert fake_cupy.host_reads == [], "the forward or backward pass read values back to the host"
+        return to_numpy(out.data), [to_numpy(p.grad) for p in net.parameters()]
+
+    cpu_out, cpu_grads = run("cpu")
+    fake_cupy.install(monkeypatch)
+    gpu_out, gpu_grads = run("gpu")
+    np.testing.assert_allclose(gpu_out, cpu_out, rtol=1e-6)
+    for g, c in zip(gpu_grads, cpu_grads):
+        np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-7)
