@@ -192,12 +192,12 @@ def _candidates(dataset: str, root: str | PathLike[str] | None) -> list[Path]:
         archive, _ = CIFAR_ARCHIVES[dataset]
         raise FileNotFoundError(
             f"{_NAMES[dataset]}: no folder to look in: pass root=DIR (the training command's --data-root DIR) "
-            f"or set {CIFAR_ROOT_ENV}=DIR. " + _how_to_get(dataset, archive)
+            f"or set {CIFAR_ROOT_ENV}=DIR. " + _how_to_get(archive)
         )
     return [Path(env)]
 
 
-def _how_to_get(dataset: str, archive: str) -> str:
+def _how_to_get(archive: str) -> str:
     return (
         f"Get {archive} (the 'binary version') from {DOWNLOAD_PAGE} (University of Toronto) and put it, "
         "extracted or not, in that folder; nothing is downloaded for you."
@@ -220,10 +220,14 @@ def _find(dataset: str, split: str, directory: Path) -> tuple[str, Any] | None:
             if missing:
                 raise FileNotFoundError(
                     f"{_NAMES[dataset]} {split}: file not found: {', '.join(missing)} "
-                    f"(the other files of the split are there). " + _how_to_get(dataset, archive)
+                    f"(the other files of the split are there). " + _how_to_get(archive)
                 )
             return "bins", present
     return None
+
+
+def _described(directory: Path) -> str:
+    return str(directory) if directory.is_dir() else f"{directory} (no such folder)"
 
 
 # ----- digests -----------------------------------------------------------------------------------
@@ -388,7 +392,7 @@ def _load(
         names = ", ".join(CIFAR_BIN_RECORDS[dataset][split])
         raise FileNotFoundError(
             f"{_NAMES[dataset]} {split}: neither {archive} nor {folder}/{{{names}}} nor those .bin files found; "
-            f"looked in: {', '.join(str(d) for d in candidates)}. " + _how_to_get(dataset, archive)
+            f"looked in: {', '.join(_described(d) for d in candidates)}. " + _how_to_get(archive)
         )
     kind, where = found
     paths = [where] if kind == "archive" else where

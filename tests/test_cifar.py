@@ -192,6 +192,8 @@ def test_empty_folder_lists_where_it_looked(tmp_path: Path) -> None:
     message = str(info.value)
     assert str(tmp_path) in message and "cifar-100-binary.tar.gz" in message and "test.bin" in message
     assert "cs.toronto.edu/~kriz/cifar.html" in message
+    with pytest.raises(FileNotFoundError, match=r"missing \(no such folder\)"):
+        cifar100("test", root=tmp_path / "missing")
 
 
 def test_missing_file_of_a_split_is_named(tmp_path: Path) -> None:
