@@ -238,3 +238,20 @@ def test_stride_one_transposed_conv_is_a_full_conv_with_the_flipped_kernel() -> 
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
     got = F.conv2d(Tensor(x), Tensor(flipped), padding=2).data
     np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+# ----- what WAME's CIFAR net uses from the existing layers: strided 3×3, 1×1, global average ---------------
+
+
+def test_strided_conv_one_by_one_conv_and_global_average_gradcheck() -> None:
+    rng = np.random.default_rng(3)
+    x = leaf(rng.standard_normal((2, 3, 6, 6)))
+    w3, w1 = leaf(rng.standard_normal((4, 3, 3, 3))), leaf(rng.standard_normal((5, 4, 1, 1)))
+    gap = layers.GlobalAvgPool2d()
+
+    def block(a: Tensor, k3: Tensor, k1: Tensor) -> Tensor:
+        h = F.conv2d(a, k3, stride=2, padding=1)  # 6 → 3, as WAME's "/2" convolutions halve 32 → 16
+        return gap(F.conv2d(h * h, k1))  # h·h: smooth, so no kink for the finite differences
+
+    assert block(x, w3, w1).shape == (2, 5)
+    assert gradcheck(block, [x, w3, w1])
