@@ -144,7 +144,7 @@ def test_a_dask_local_cluster_of_two_worker_processes_gives_bit_identical_number
     workers = runner.dask_local(2)
     try:
         assert workers.capacity() == 2
-        pids = workers.executor._client.run(os.getpid)  # two worker processes, none of them this one
+        pids = workers.client.run(os.getpid)  # two worker processes, none of them this one
         assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
         summary = runner.run_study(tiny(), workers, tmp_path / "s.sqlite", progress=False)
     finally:
@@ -456,3 +456,11 @@ def test_the_study_command_runs_as_a_module() -> None:
         timeout=120,
     )
     assert proc.returncode == 0 and "{run,status,report,list}" in proc.stdout
+
+
+def test_the_scaling_benchmark_runs_in_its_smallest_form() -> None:
+    from benchmarks import study_scaling
+
+    figures = study_scaling.main(["--small", "--seeds", "1", "--iterations", "2", "--no-dask"])
+    assert figures["cells"] == 2 and figures["identical"] and figures["speedup"] > 0
+    assert set(figures["cells_per_minute"]) == {"process pool, 1 worker", "process pool, 2 workers"}

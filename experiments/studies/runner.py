@@ -83,6 +83,8 @@ class Workers:
     close: Callable[[], None] = field(default=lambda: None)
     #: Stops the running cells now (the driver was interrupted); by default they run to their end.
     abandon: Callable[[], None] = field(default=lambda: None)
+    #: The ``distributed.Client`` behind a Dask executor (None otherwise).
+    client: Any = None
 
 
 def process_pool(workers: int | None = None) -> Workers:
@@ -125,7 +127,9 @@ def _dask_workers(client: Any, description: str, close: Callable[[], None]) -> W
 
     executor = client.get_executor(pure=False)
     # shutdown(wait=False) cancels the executor's running futures, here and on the workers.
-    return Workers(executor, capacity, description, close=close, abandon=lambda: executor.shutdown(wait=False))
+    return Workers(
+        executor, capacity, description, close=close, abandon=lambda: executor.shutdown(wait=False), client=client
+    )
 
 
 def dask_local(workers: int | None = None) -> Workers:
