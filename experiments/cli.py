@@ -10,7 +10,9 @@ from typing import Any
 import layers
 import optimizers
 from experiments import saddle
-from experiments.training import DATASETS, TrainConfig, TrainingDiverged, train
+from experiments.arguments import HelpFormatter, nonnegative_int, positive_int, registry_name
+from experiments.run_folder import RunFolderError
+from experiments.training import DATASETS, TrainConfig, TrainingDiverged, TrainingInterrupted, train
 
 # A working recipe per optimizer for LeNet-5 on MNIST; --lr and --opt override any entry.
 # Measured: SGD momentum with cosine annealing over the run gives LeNet-5 98.5-98.8 % after one
@@ -28,7 +30,7 @@ DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
     "layer_nag": {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "inv"},
     "layer_adagrad": {"lr": 0.01, "weight_decay": 5e-4},
     "wame": {"lr": 1e-3},  # the authors' code; α, η±, ζ bounds are the paper's defaults
-    "llb_sgd": {"lr": 0.05, "beta": 0.1},  # optimizer-decisions.md's measured reconstruction setting
+    "llb_sgd": {"lr": 0.05, "beta": 0.1},  # the reconstruction's measured setting (docs/optimizers/llb-sgd.md)
     # Ravaut & Gorti's η(0) = 0.01, ε = 1e-5, δ = 1e-6, plus a cap. Their rule alone does not train
     # LeNet-5 on MNIST: the first Newton step on η is the minibatch's exact line search, η jumps
     # from 0.01 to about 14 and stays near 6-12, and the net never leaves chance (measured: 11.6 %
@@ -67,55 +69,65 @@ def parse_hyperparams(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+TRAIN_EXAMPLES = """examples:
+  minigrad train --epochs 1                          # LeNet-5 on MNIST, SGD momentum + cosine (the recipe)
+  minigrad train --optimizer adam --lr 0.001 --epochs 3
+  minigrad train --optimizer layer-sgd               # Singh et al. over Caffe's LeNet solver settings
+  minigrad train --optimizer sgd --opt momentum=0.9 schedule=inv schedule_gamma=1e-4 schedule_power=0.75
+  minigrad train --out runs/a --epochs 2             # later: same command with --resume to continue
+  minigrad train --out runs/a --overwrite            # start over in a folder that holds a run
+
+run folders: one run at a time per --out folder (run.lock); a new run refuses a folder that holds
+a checkpoint or metrics unless --resume (continue) or --overwrite (delete that run's outputs).
+Ctrl-C stops cleanly (exit status 130) and keeps the checkpoint of the last completed epoch."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``minigrad`` command."""
     parser = argparse.ArgumentParser(prog="minigrad", description="minigrad: train and study optimizers on NumPy/CuPy.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser(
-        "train", help="train a model on a dataset", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        "train",
+        help="train a model on a dataset",
+        description="Train a model on a dataset with any optimizer; writes metrics, figures and a checkpoint "
+        "after every epoch to --out.",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=HelpFormatter,
     )
-    t.add_argument("--model", default="lenet5", choices=sorted(layers.MODELS))
-    t.add_argument("--activation", default="relu", choices=layers.models.ACTIVATIONS)
-    t.add_argument("--dataset", default="mnist", choices=sorted(DATASETS))
-    t.add_argument("--data-root", default=None, help="folder with the dataset's IDX files (default: the bundled copy)")
-    t.add_argument(
-        "--optimizer",
-        default="sgd",
-        type=lambda name: name.lower().replace("-", "_"),  # layer-sgd and layer_sgd are the same name
-        choices=sorted(optimizers.OPTIMIZERS),
-    )
+    t.add_argument("--model", default="lenet5", choices=sorted(layers.MODELS), help="the network")
+    t.add_argument("--activation", default="relu", choices=layers.models.ACTIVATIONS, help="its activation")
+    t.add_argument("--dataset", default="mnist", choices=sorted(DATASETS), help="the data")
+    t.add_argument("--data-root", default=None, help="folder with the dataset's files (default: MNIST's bundled "
+                   "copy; Fashion-MNIST from Debian's dataset-fashion-mnist)")
+    t.add_argument("--optimizer", default="sgd", type=registry_name, choices=sorted(optimizers.OPTIMIZERS),
+                   metavar="NAME", help="an optimizer of the registry (layer-sgd and layer_sgd are the same name): "
+                   + ", ".join(sorted(optimizers.OPTIMIZERS)))
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's recipe)")
-    t.add_argument(
-        "--opt",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="optimizer hyperparameters, e.g. --opt momentum=0.9 schedule=inv (repeatable)",
-    )
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--epochs", type=int, default=1)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    t.add_argument("--opt", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="optimizer hyperparameters, e.g. --opt momentum=0.9 schedule=inv (repeatable; default: "
+                   "the optimizer's recipe)")
+    t.add_argument("--batch-size", type=positive_int, default=64, help="images per step")
+    t.add_argument("--epochs", type=positive_int, default=1, help="passes over the training images")
+    t.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the weights, the batch order and dropout")
+    t.add_argument("--device", default="cpu", choices=["cpu", "gpu"], help="gpu needs CuPy and a CUDA device")
     t.add_argument("--out", default=None, help="output folder (default: runs/MODEL-DATASET-OPTIMIZER)")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
-    t.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
-    t.add_argument("--limit-test", type=int, default=None, help="use only the first N test images")
-    t.add_argument("--log-every", type=int, default=50, help="steps between logged losses")
+    group = t.add_mutually_exclusive_group()
+    group.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    group.add_argument("--overwrite", action="store_true",
+                       help="delete the run already in --out (checkpoint, metrics, figures) and start over")
+    t.add_argument("--limit-train", type=positive_int, default=None,
+                   help="use only the first N training images (default: all)")
+    t.add_argument("--limit-test", type=positive_int, default=None,
+                   help="use only the first N test images (default: all)")
+    t.add_argument("--log-every", type=positive_int, default=50,
+                   help="steps per logged window: the logged loss is the window's mean")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.add_argument(
-        "--telemetry-every",
-        type=int,
-        default=20,
-        help="steps between per-layer gradient-norm and effective-rate records (layer_telemetry.png); 0: off",
-    )
-    t.add_argument(
-        "--stop-threshold",
-        type=float,
-        default=None,
-        help="stop when the mean loss falls by less than this over --stop-window steps (Zheng et al.)",
-    )
-    t.add_argument("--stop-window", type=int, default=1000, help="steps per window of the stopping rule")
+    t.add_argument("--telemetry-every", type=nonnegative_int, default=20,
+                   help="steps between per-layer gradient-norm and effective-rate records (0: off)")
+    t.add_argument("--stop-threshold", type=float, default=None,
+                   help="stop when the mean loss falls by less than this over --stop-window steps (Zheng et al. "
+                   "2019; default: never)")
+    t.add_argument("--stop-window", type=positive_int, default=1000, help="steps per window of the stopping rule")
     saddle.add_parser(sub)
     return parser
 
@@ -150,8 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop_window=args.stop_window,
     )
     try:
-        result = train(config, resume=args.resume)
-    except (TrainingDiverged, ValueError, RuntimeError, FileNotFoundError) as exc:
+        result = train(config, resume=args.resume, overwrite=args.overwrite)
+    except TrainingInterrupted as exc:
+        print(f"minigrad train: {exc}", file=sys.stderr)
+        return 130
+    except (TrainingDiverged, RunFolderError, ValueError, RuntimeError, OSError) as exc:
         print(f"minigrad train: error: {exc}", file=sys.stderr)
         return 1
     if result:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ import numpy as np
 
 import optimizers
 from datasets.surfaces import SURFACES, Surface, get_surface
+from experiments.arguments import HelpFormatter, finite_float, nonnegative_int, positive_int
 from experiments.stepping import optimizer_step
 from minigrad import Parameter, Tensor, no_grad
 from minigrad import random as mrandom
@@ -154,6 +156,22 @@ class Trajectory:
         """Number of steps taken."""
         return len(self.positions) - 1
 
+    def first_outside(self, window: tuple[float, float, float, float]) -> int | None:
+        """The first step whose point is outside ``window`` (xmin, xmax, ymin, ymax) or not finite, else None."""
+        x, y = self.positions[:, 0], self.positions[:, 1]
+        with np.errstate(invalid="ignore"):
+            inside = (x >= window[0]) & (x <= window[1]) & (y >= window[2]) & (y <= window[3])
+        outside = np.flatnonzero(~inside)
+        return int(outside[0]) if outside.size else None
+
+    def exit_note(self, window: tuple[float, float, float, float]) -> str | None:
+        """'non-finite at step k' / 'left the plot at step k' / why the run stopped, or None if it stayed in view."""
+        k = self.first_outside(window)
+        if k is None:
+            return self.stopped
+        finite = bool(np.isfinite(self.positions[k]).all())
+        return f"left the plot at step {k}" if finite else f"non-finite at step {k}"
+
     def label(self) -> str:
         """"name (k=v, …)" for legends."""
         hyper = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.hyperparams.items())
@@ -182,6 +200,10 @@ def run_trajectory(
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be an int >= 0, got {steps!r}")
     x0, y0 = (float(v) for v in (start if start is not None else surf.starts[0]))
+    if not (math.isfinite(x0) and math.isfinite(y0)):
+        raise ValueError(f"start must be two finite numbers, got ({x0}, {y0})")
+    if math.hypot(x0, y0) > max_norm:
+        raise ValueError(f"start ({x0:g}, {y0:g}) lies outside the ball |θ| <= {max_norm:g} the runs are kept in")
     mrandom.seed(seed)
     x = Parameter(np.array(x0, dtype=np.float64))
     y = Parameter(np.array(y0, dtype=np.float64))
@@ -339,6 +361,16 @@ def plot_trajectories(
     title: str | None = None,
 ) -> Path:
     """A contour plot of ``surface`` with every trajectory, beside the loss per step (PNG at ``path``)."""
+    return _save(trajectories_figure(trajs, surface, window, title), path)
+
+
+def trajectories_figure(
+    trajs: Sequence[Trajectory],
+    surface: str | Surface,
+    window: tuple[float, float, float, float] | None = None,
+    title: str | None = None,
+) -> Any:
+    """The figure of :func:`plot_trajectories`; a run that leaves the window is marked with its step."""
     plt = _pyplot()
     surf = get_surface(surface) if isinstance(surface, str) else surface
     win = window or surf.window
@@ -348,8 +380,18 @@ def plot_trajectories(
     for t, color in zip(trajs, colors):
         ax.plot(t.positions[:, 0], t.positions[:, 1], "-", color=color, linewidth=1.4, label=t.label())
         ax.plot(t.positions[0, 0], t.positions[0, 1], "o", color=color, markersize=5)
-        ax.plot(t.positions[-1, 0], t.positions[-1, 1], "s", color=color, markersize=5)
+        k = t.first_outside(win)
+        if k is None:
+            ax.plot(t.positions[-1, 0], t.positions[-1, 1], "s", color=color, markersize=5)
+        else:  # mark the last point in view with the step at which the run left it (or stopped being finite)
+            last = t.positions[k - 1]
+            ax.plot(last[0], last[1], "x", color=color, markersize=9, markeredgewidth=2)
+            ax.annotate(t.exit_note(win), (last[0], last[1]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7, color=color, fontweight="bold")
+            ax_loss.axvline(k, color=color, ls=":", lw=1)
         ax_loss.plot(np.arange(len(t.losses)), t.losses, color=color, label=t.optimizer)
+    ax.set_xlim(win[0], win[1])
+    ax.set_ylim(win[2], win[3])
     ax.set_title(title or f"{surf.name}: f = {surf.formula}")
     ax.legend(fontsize=7, loc="best")
     ax_loss.set_xlabel("step")
@@ -362,7 +404,7 @@ def plot_trajectories(
     ax_loss.grid(alpha=0.3)
     steps = max((t.steps for t in trajs), default=0)
     fig.text(0.5, 0.01, _settings_text(trajs, steps), ha="center", fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
@@ -572,11 +614,36 @@ def plot_network_paths(net: NetworkPaths, path: str | os.PathLike[str], grid: in
 
 
 def _start(text: str) -> tuple[float, float]:
+    """argparse type of --start: "X,Y", two finite numbers."""
     try:
         x, y = (float(v) for v in text.split(","))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"--start expects X,Y, got {text!r}") from exc
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X,Y (two numbers), got {text!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise argparse.ArgumentTypeError(f"expected two finite numbers, got {text!r}")
     return x, y
+
+
+def _optimizer_list(text: str) -> list[str]:
+    """argparse type of --optimizers: a non-empty comma-separated list of registry names."""
+    names = [canonical(n) for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one optimizer, e.g. sgd,adam (see --list)")
+    unknown = [n for n in names if n not in optimizers.OPTIMIZERS]
+    if unknown:
+        known = ", ".join(sorted(optimizers.OPTIMIZERS))
+        raise argparse.ArgumentTypeError(f"unknown optimizer(s) {unknown}; known: {known}")
+    return names
+
+
+SADDLE_EXAMPLES = """examples:
+  minigrad saddle --list                                  # surfaces, critical points, optimizers
+  minigrad saddle --surface monkey --optimizers sgd,nag,adagrad,adam --out runs/saddle/monkey.gif
+  minigrad saddle --surface saddle --start 1,1e-3 --steps 100
+  minigrad saddle --escape-table                          # escape step per optimizer x surface
+  minigrad saddle --network --out runs/saddle/network.png # a small net's paths in its PCA loss plane
+
+Every figure states its start, steps and hyperparameters; toy surfaces do not rank optimizers."""
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -584,32 +651,38 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "saddle",
         help="optimizer trajectories on toy surfaces and saddle points (PNG/GIF, escape table)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Run the real optimizers on two-parameter surfaces with known critical points and draw "
+        "their trajectories (contours and loss per step), an animation, or the escape table.",
+        epilog=SADDLE_EXAMPLES,
+        formatter_class=HelpFormatter,
     )
-    p.add_argument("--surface", default="monkey", type=canonical, choices=sorted(SURFACES))
-    p.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS), help="comma-separated registry names")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--start", type=_start, default=None, help="X,Y (None: the surface's first start)")
-    p.add_argument("--lr", type=float, default=None, help="one rate for every optimizer (None: TOY_HYPERPARAMS)")
+    p.add_argument("--surface", default="monkey", type=canonical, choices=sorted(SURFACES), help="the toy surface")
+    p.add_argument("--optimizers", default=list(DEFAULT_OPTIMIZERS), type=_optimizer_list, metavar="A,B,...",
+                   help=f"comma-separated registry names (default: {','.join(DEFAULT_OPTIMIZERS)})")
+    p.add_argument("--steps", type=positive_int, default=300, help="steps per run")
+    p.add_argument("--start", type=_start, default=None, metavar="X,Y",
+                   help="start point, inside the surface's plotted window (default: the surface's first start)")
+    p.add_argument("--lr", type=finite_float, default=None,
+                   help="one rate for every optimizer (default: the stated toy rates, TOY_HYPERPARAMS)")
     p.add_argument("--out", default="runs/saddle/saddle.png", help=".png, or .gif (the PNG is written beside it)")
-    p.add_argument("--frames", type=int, default=60, help="GIF frames")
+    p.add_argument("--frames", type=positive_int, default=60, help="GIF frames")
     p.add_argument("--list", action="store_true", help="list surfaces (with critical points) and optimizers")
-    p.add_argument("--escape-table", action="store_true", help="print escape steps, optimizer × surface")
+    p.add_argument("--escape-table", action="store_true", help="print escape steps, optimizer x surface")
     p.add_argument("--network", action="store_true", help="the network-path picture (Li et al. 2018) instead")
-    p.add_argument("--seed", type=int, default=0, help="data and init seed of --network")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="data and init seed of --network")
+    p.set_defaults(parser=p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    """Carry out ``minigrad saddle``; returns the exit status."""
-    names = [canonical(n) for n in args.optimizers.split(",") if n.strip()]
-    unknown = [n for n in names if n not in optimizers.OPTIMIZERS]
-    if unknown:
-        print(f"minigrad saddle: error: unknown optimizer(s) {unknown}; see --list")
-        return 1
-    if args.steps < 1:
-        print("minigrad saddle: error: --steps must be >= 1")
-        return 1
+    """Carry out ``minigrad saddle``; returns the exit status (2 for bad arguments, as argparse)."""
+    names = args.optimizers
+
+    def usage_error(message: str) -> int:
+        args.parser.print_usage(sys.stderr)
+        print(f"minigrad saddle: error: {message}", file=sys.stderr)
+        return 2
+
     if args.list:
         print("surfaces:")
         for s in SURFACES.values():
@@ -623,8 +696,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".gif"):
-        print(f"minigrad saddle: error: --out must end in .png or .gif, got {args.out!r}")
-        return 1
+        return usage_error(f"argument --out: must end in .png or .gif, got {args.out!r}")
     png = out.with_suffix(".png")
     if args.network:
         hyper = {n: {"lr": args.lr} for n in names} if args.lr is not None else None
@@ -633,21 +705,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {png}")
         return 0
     surf = get_surface(args.surface)
+    if args.start is not None:
+        x0, y0 = args.start
+        xmin, xmax, ymin, ymax = surf.window
+        if not (xmin <= x0 <= xmax and ymin <= y0 <= ymax):
+            return usage_error(
+                f"argument --start: ({x0:g}, {y0:g}) is outside the plotted window of {surf.name}, "
+                f"x in [{xmin:g}, {xmax:g}], y in [{ymin:g}, {ymax:g}]"
+            )
     trajs = [run_trajectory(surf, n, args.start, args.steps, **hyperparams_for(n, surf, args.lr)) for n in names]
     plot_trajectories(trajs, surf, png)
     written = [png]
     if out.suffix.lower() == ".gif":
         written.append(animate_trajectories(trajs, surf, out, frames=args.frames))
-    if surf.saddle is not None and surf.escape_radius is not None:
-        for t in trajs:
+    for t in trajs:
+        note = t.exit_note(surf.window)
+        verdict = ""
+        if surf.saddle is not None and surf.escape_radius is not None:
             k = escape_step(t, surf.escape_radius)
             closest = float(np.min(np.linalg.norm(t.positions - np.asarray(surf.saddle), axis=1)))
             if closest > surf.escape_radius:  # it went round the saddle: there was nothing to escape
-                verdict = f"never within r (closest approach {closest:.3g})"
+                verdict = f"escape step (r = {surf.escape_radius:g}): never within r (closest approach {closest:.3g})"
             else:
-                verdict = "not within the steps run" if k is None else str(k)
-            print(f"{t.optimizer:16s} escape step (r = {surf.escape_radius:g}): {verdict}"
-                  + (f"  [{t.stopped}]" if t.stopped else ""))
+                verdict = f"escape step (r = {surf.escape_radius:g}): " + ("not within the steps run" if k is None
+                                                                           else str(k))
+        print(f"{t.optimizer:16s} {verdict}" + (f"  [{note}]" if note else ""))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
 
@@ -667,6 +749,7 @@ __all__ = [
     "plot_network_paths",
     "plot_trajectories",
     "run",
+    "trajectories_figure",
     "run_trajectory",
     "train_network_paths",
 ]

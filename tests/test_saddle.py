@@ -317,4 +317,8 @@ def test_cli_list_and_escape_table(capsys) -> None:
     assert cli.main(["saddle", "--escape-table", "--optimizers", "sgd,wame", "--steps", "50"]) == 0
     out = capsys.readouterr().out
     assert "two_layer" in out and "wame" in out
-    assert cli.main(["saddle", "--optimizers", "nope"]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["saddle", "--optimizers", "nope"])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert "unknown optimizer(s) ['nope']" in captured.err and captured.out == ""

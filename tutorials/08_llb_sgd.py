@@ -360,7 +360,7 @@ config = TrainConfig(
     seed=0, train_limit=len(train_set[1]), test_limit=N_TEST, telemetry_every=0, progress=False,
     stop_threshold=SHORT_THRESHOLD, stop_window=SHORT_WINDOW, out_dir=str(_common.OUT / "08_plateau_stop_run"),
 )
-result = train_loop(config)
+result = train_loop(config, overwrite=True)  # a re-run of the tutorial replaces its own run
 print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()})
 assert "stopped_early" in result, "the training loop stopped the run"
 assert result["step"] == expected_stop, "at the step the replay predicted"

@@ -298,7 +298,7 @@ config = TrainConfig(
     telemetry_every=0,
 )
 tic = time.perf_counter()
-result = train(config)
+result = train(config, overwrite=True)  # a re-run of the tutorial replaces its own run
 print(
     f"{DEVICE}: test accuracy {100 * result['test_accuracy']:.2f} % after one epoch of {config.train_limit or 60000} "
     f"images ({result['epoch_time_s']:.1f} s training, {time.perf_counter() - tic:.1f} s with evaluation)"

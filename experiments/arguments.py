@@ -1,0 +1,61 @@
+"""Argument types and the help format shared by the ``minigrad`` subcommands.
+
+Each type raises :class:`argparse.ArgumentTypeError`, so argparse reports a bad value the usual
+way: ``minigrad train: error: argument --limit-train: must be >= 1, got 0`` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that states each option's default once: appended unless the help already gives it or it is unset."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == [] or (
+            action.default is argparse.SUPPRESS
+        )
+        if unset or "%(default)" in text or "default:" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1 (``--limit-train 0`` is an error, not "everything")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value} (leave the option out for the default)")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an int >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite float (no nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def registry_name(text: str) -> str:
+    """``Layer-SGD`` -> ``layer_sgd``: the registry's spelling of an optimizer name (argparse checks it)."""
+    return text.strip().lower().replace("-", "_")
