@@ -102,6 +102,10 @@ BAD_SPECS = [
         "lr",
     ),
     (('metric = "x"', None), "report.metric", "unknown metric", "error"),
+    (('split = "validation"', None), "report.split", "is not evaluated", "test"),
+    (('eval_split = ["test", "train"]', None), "data.eval_split", "unknown split", "validation"),
+    (('eval_split = "validation"', None), "data.validation_size", "needs a size", None),
+    (("validation_size = 100", None), "data.validation_size", "only used with", None),
 ]
 
 
@@ -111,7 +115,7 @@ def test_a_bad_spec_names_the_file_the_key_and_the_valid_choices(
 ) -> None:
     old, new = change
     if new is None:  # add a key instead of replacing one
-        section = "[data]" if old.startswith("preprocess") else "[report]"
+        section = "[report]" if old.startswith(("metric", "split")) else "[data]"
         text = BASE_TOML.replace(section, f"{section}\n{old}")
     else:
         assert old in BASE_TOML
@@ -236,7 +240,8 @@ def _data(**kwargs) -> DataSpec:
 
 
 def test_scale_preprocessing_multiplies_the_raw_bytes() -> None:
-    x, _, ex, _ = cell_module.prepare_data(_data(preprocess="scale", scale=1 / 256))
+    (x, _), evals = cell_module.prepare_data(_data(preprocess="scale", scale=1 / 256))
+    ex = evals["test"][0]
     raw = np.rint(datasets.mnist("train")[0][:300].astype(np.float64) * 255)
     assert raw.max() == 255 and np.array_equal(x, (raw / 256).astype(np.float32))
     assert x.dtype == np.float32 and not x.flags.writeable and ex.shape == (100, 1, 28, 28)
@@ -244,11 +249,15 @@ def test_scale_preprocessing_multiplies_the_raw_bytes() -> None:
 
 def test_standardize_uses_the_whole_training_part_and_validation_holds_out_its_tail() -> None:
     images, labels = datasets.mnist("train")
-    x, y, vx, vy = cell_module.prepare_data(
-        _data(preprocess="standardize", eval_split="validation", validation_size=5000)
+    (x, y), evals = cell_module.prepare_data(
+        _data(preprocess="standardize", eval_split=("validation", "test"), validation_size=5000)
     )
     part = images[:-5000]
     mean, std = float(part.mean(dtype=np.float64)), float(part.std(dtype=np.float64))
+    (vx, vy), (tx, ty) = evals["validation"], evals["test"]
+    test_images, test_labels = datasets.mnist("test")
+    assert np.array_equal(ty, test_labels[:100])
+    assert np.array_equal(tx, ((test_images[:100] - mean) / std).astype(np.float32))
     assert np.array_equal(x, ((images[:300] - mean) / std).astype(np.float32))
     assert np.array_equal(vx, ((images[-5000:-4900] - mean) / std).astype(np.float32))
     assert np.array_equal(vy, labels[-5000:-4900]) and np.array_equal(y, labels[:300])

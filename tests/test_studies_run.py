@@ -347,7 +347,7 @@ def test_the_report_states_means_paired_tests_and_is_partial_while_cells_remain(
     assert "Complete: all 4 cells finished." in text and "PARTIAL" not in text
     # The numbers come straight from the stored measurements: recompute them here.
     errors = {
-        (k.split("/")[0], int(k.split("=")[1])): dict((m[0], m[3]) for m in v["measurements"])[12]
+        (k.split("/")[0], int(k.split("=")[1])): dict((m[0], m[4]) for m in v["measurements"])[12]
         for k, v in reference[1].items()
     }
     nag = np.array([errors["NAG", s] for s in (0, 1)])
@@ -390,6 +390,34 @@ def test_a_paired_comparison_counts_seeds_and_handles_degenerate_samples() -> No
     assert same.t_p is None and same.wilcoxon_p is None and same.ties == 2
     one = paired_comparison([0.9], [0.8], [5], higher_better=True)
     assert one.better == 1 and one.std is None and one.t_p is None
+
+
+def test_validation_and_test_splits_are_both_measured_and_the_report_compares_the_one_named(tmp_path: Path) -> None:
+    data = {
+        "preprocess": "scale",
+        "scale": 1 / 256,
+        "batch_size": 32,
+        "train_limit": 256,
+        "eval_limit": 64,
+        "eval_split": ["validation", "test"],
+        "validation_size": 500,
+    }
+    study = tiny("splits", data=data, eval_at=[6, 12], report={"baseline": "NAG", "split": "test"})
+    run_inline(study, tmp_path / "s.sqlite")
+    with StudyStore.open(tmp_path / "s.sqlite") as st:
+        rows = st.measurements("splits")
+        test_report = write_report(st, "splits", tmp_path / "test")
+        validation_report = build_report(st, "splits", split="validation")
+    assert len(rows) == 4 * 2 * 2 and {r["split"] for r in rows} == {"validation", "test"}
+    for split, report in (("test", test_report), ("validation", validation_report)):
+        expected = {
+            r["seed"]: r["eval_error"]
+            for r in rows
+            if r["key"].startswith("NAG/") and r["split"] == split and r["iteration"] == 12
+        }
+        assert report.split == split and report.values["NAG"][12] == expected
+    assert test_report.values != validation_report.values
+    assert "## test error (%)" in (tmp_path / "test" / REPORT).read_text()
 
 
 # ----- other tasks --------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ other_seed = cells.weights_hash(cells.build_model(study.model, study.seeds[1]))
 print("initial weights, seed 0:", [w[:12] for w in weights], "| seed 1:", other_seed[:12])
 assert weights[0] == weights[1] != other_seed
 
-train_x, train_y, _, _ = cells.prepare_data(study.data)
+(train_x, train_y), _ = cells.prepare_data(study.data)
 orders = [
     datasets.DataLoader(train_x, train_y, study.data.batch_size, shuffle=True, seed=s).order(0)
     for s in (study.seeds[0], study.seeds[0], study.seeds[1])
@@ -204,7 +204,7 @@ _common.savefig(fig, "10_paired_by_seed")
 with sqlite3.connect(store) as db:
     rows = db.execute(
         "SELECT c.method, m.iteration, AVG(m.eval_error), COUNT(*) FROM measurements m "
-        "JOIN cells c ON c.id = m.cell_id WHERE c.study = ? AND c.status = 'done' "
+        "JOIN cells c ON c.id = m.cell_id WHERE c.study = ? AND c.status = 'done' AND m.split = 'test' "
         "GROUP BY c.method, m.iteration ORDER BY c.method, m.iteration",
         (study.name,),
     ).fetchall()

@@ -57,10 +57,11 @@ class CellDiverged(RuntimeError):
 class CellResult:
     """What a cell sends back to the driver: plain numbers and strings only.
 
-    ``measurements`` holds one dict per evaluation iteration: ``iteration``, ``train_loss`` (the
-    mean minibatch loss over the steps since the previous evaluation; None at iteration 0),
-    ``eval_loss`` and the task's other metrics as ``eval_<name>``. ``curve`` is the training loss
-    as ``(iteration, mean minibatch loss of the curve_stride steps up to it)``. ``wall_time`` is the
+    ``measurements`` holds one dict per evaluation iteration and evaluated split: ``iteration``,
+    ``split``, ``train_loss`` (the mean minibatch loss over the steps since the previous
+    evaluation; None at iteration 0), ``eval_loss`` and the task's other metrics as
+    ``eval_<name>``. ``curve`` is the training loss as ``(iteration, mean minibatch loss of the
+    curve_stride steps up to it)``. ``wall_time`` is the
     whole cell (data included), ``train_time`` the optimizer steps alone.
     """
 
@@ -145,13 +146,15 @@ def build_optimizer(cell: Cell, model: layers.Module, steps_per_epoch: int) -> o
 
 
 # ----- data ---------------------------------------------------------------------------------------
-_DATA_CACHE: dict[DataSpec, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+Arrays = tuple[np.ndarray, np.ndarray]
+_DATA_CACHE: dict[DataSpec, tuple[Arrays, dict[str, Arrays]]] = {}
 _DATA_CACHE_MAX = 4
 
 
-def prepare_data(spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(train_x, train_y, eval_x, eval_y)`` as the spec says: split, preprocessed, limited (cached per process).
+def prepare_data(spec: DataSpec) -> tuple[Arrays, dict[str, Arrays]]:
+    """``((train_x, train_y), {split: (x, y)})`` as the spec says: split, preprocessed, limited.
 
+    Cached per process (the arrays are read-only, shared by every cell of the process).
     The preprocessing statistics come from the whole training part (after any validation
     hold-out, before ``train_limit``), so a smoke run sees the same pixel values as the full study.
     """
@@ -160,21 +163,22 @@ def prepare_data(spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     load = DATASETS[spec.dataset]
     kwargs = {"root": spec.data_root} if spec.data_root else {}
     train_x, train_y = load("train", **kwargs)
-    if spec.eval_split == "validation":
+    evals: dict[str, Arrays] = {}
+    if "validation" in spec.eval_split:
         n = spec.validation_size
         if n >= len(train_y):
             raise ValueError(f"validation_size {n} leaves no training images out of {len(train_y)}")
-        eval_x, eval_y = train_x[-n:], train_y[-n:]
+        evals["validation"] = train_x[-n:], train_y[-n:]
         train_x, train_y = train_x[:-n], train_y[:-n]
-    else:
-        eval_x, eval_y = load("test", **kwargs)
+    if "test" in spec.eval_split:
+        evals["test"] = load("test", **kwargs)
     mean = std = None
     if spec.preprocess == "standardize":
         mean, std = float(train_x.mean(dtype=np.float64)), float(train_x.std(dtype=np.float64))
     if spec.train_limit is not None:
         train_x, train_y = datasets.take(train_x, train_y, min(spec.train_limit, len(train_y)))
     if spec.eval_limit is not None:
-        eval_x, eval_y = datasets.take(eval_x, eval_y, min(spec.eval_limit, len(eval_y)))
+        evals = {k: datasets.take(x, y, min(spec.eval_limit, len(y))) for k, (x, y) in evals.items()}
     if spec.batch_size > len(train_y):
         raise ValueError(f"batch_size {spec.batch_size} is larger than the {len(train_y)} training images")
 
@@ -190,7 +194,7 @@ def prepare_data(spec: DataSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
         out.flags.writeable = False  # shared by every cell of this process
         return out
 
-    prepared = (transform(train_x), train_y, transform(eval_x), eval_y)
+    prepared = (transform(train_x), train_y), {k: (transform(x), y) for k, (x, y) in evals.items()}
     if len(_DATA_CACHE) >= _DATA_CACHE_MAX:
         del _DATA_CACHE[next(iter(_DATA_CACHE))]
     _DATA_CACHE[spec] = prepared
@@ -244,7 +248,7 @@ def _finite(value: float, what: str) -> float:
 
 def _train(cell: Cell, result: CellResult) -> None:
     task = TASKS[cell.task]
-    train_x, train_y, eval_x, eval_y = prepare_data(cell.data)
+    (train_x, train_y), evals = prepare_data(cell.data)
     model = build_model(cell.model, cell.seed)
     result.init_hash = weights_hash(model)
     model.to(cell.device)
@@ -256,11 +260,17 @@ def _train(cell: Cell, result: CellResult) -> None:
     data_digest = hashlib.sha256()
 
     def measure(iteration: int, train_loss: float | None) -> None:
-        metrics = task.evaluate(model, eval_x, eval_y, cell.data.eval_batch_size, cell.device)
-        _finite(metrics["loss"], f"the evaluation loss at iteration {iteration}")
-        result.measurements.append(
-            {"iteration": iteration, "train_loss": train_loss, **{f"eval_{k}": v for k, v in metrics.items()}}
-        )
+        for split in cell.data.eval_split:
+            metrics = task.evaluate(model, *evals[split], cell.data.eval_batch_size, cell.device)
+            _finite(metrics["loss"], f"the {split} loss at iteration {iteration}")
+            result.measurements.append(
+                {
+                    "iteration": iteration,
+                    "split": split,
+                    "train_loss": train_loss,
+                    **{f"eval_{k}": v for k, v in metrics.items()},
+                }
+            )
 
     if 0 in eval_points:
         measure(0, None)

@@ -61,6 +61,7 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="the folder to write report.md and the PNGs into")
     p.add_argument("--baseline", default=None, help="the method to compare against (default: the spec's)")
     p.add_argument("--metric", default=None, help="the metric to compare (default: the spec's)")
+    p.add_argument("--split", default=None, help="the evaluated split to compare (default: the spec's)")
     p.add_argument("--store", default=str(DEFAULT_STORE), help=store_help)
 
     ls = sub.add_parser("list", help="the studies in a store")
@@ -183,7 +184,7 @@ def _report(args: argparse.Namespace) -> int:
     from experiments.studies.report import REPORT, write_report
 
     with StudyStore.open(args.store) as store:
-        report = write_report(store, args.name, args.out, baseline=args.baseline, metric=args.metric)
+        report = write_report(store, args.name, args.out, baseline=args.baseline, metric=args.metric, split=args.split)
     state = f"PARTIAL ({report.finished} of {report.total} cells)" if report.partial else "complete"
     print(f"wrote {args.out}/{REPORT} and figures: study {args.name!r}, {state}")
     return 0

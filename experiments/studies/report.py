@@ -62,6 +62,7 @@ class StudyReport:
 
     stored: StoredStudy
     metric: str
+    split: str
     baseline: str
     variants: list[str]
     iterations: list[int]
@@ -123,11 +124,18 @@ def paired_comparison(method: list[float], baseline: list[float], seeds: list[in
     )
 
 
-def build_report(store: StudyStore, name: str, baseline: str | None = None, metric: str | None = None) -> StudyReport:
-    """Compute the report of study ``name`` (``baseline``/``metric`` default to the spec's)."""
+def build_report(
+    store: StudyStore, name: str, baseline: str | None = None, metric: str | None = None, split: str | None = None
+) -> StudyReport:
+    """Compute the report of study ``name`` (``baseline``, ``metric`` and ``split`` default to the spec's)."""
     stored = store.require_study(name)
     study = stored.study
     metric = metric or study.report_metric
+    split = split or study.report_split
+    if split not in study.data.eval_split:
+        raise ValueError(
+            f"split {split!r} was not evaluated in study {name!r}: expected one of {study.data.eval_split}"
+        )
     if metric not in TASK_METRICS[study.task]:
         raise ValueError(
             f"unknown metric {metric!r} for task {study.task!r}: expected one of {TASK_METRICS[study.task]}"
@@ -143,7 +151,7 @@ def build_report(store: StudyStore, name: str, baseline: str | None = None, metr
     column = f"eval_{metric}"
     values: dict[str, dict[int, dict[int, float]]] = {v: {} for v in variants}
     for m in store.measurements(name):
-        if m["status"] != "done" or m[column] is None:
+        if m["status"] != "done" or m["split"] != split or m[column] is None:
             continue
         variant = variant_name(m["method"], m["grid"])
         values.setdefault(variant, {}).setdefault(m["iteration"], {})[m["seed"]] = m[column]
@@ -182,6 +190,7 @@ def build_report(store: StudyStore, name: str, baseline: str | None = None, metr
     return StudyReport(
         stored=stored,
         metric=metric,
+        split=split,
         baseline=baseline,
         variants=variants,
         iterations=iterations,
@@ -213,9 +222,8 @@ def _p(x: float | None) -> str:
 
 
 def _label(report: StudyReport) -> str:
-    split = report.study.data.eval_split
     scale, unit = _scale(report.metric)
-    return f"{split} {report.metric}{unit}"
+    return f"{report.split} {report.metric}{unit}"
 
 
 def render_markdown(report: StudyReport) -> str:
@@ -246,9 +254,10 @@ def render_markdown(report: StudyReport) -> str:
         + (f" (× {data.scale:g})" if data.scale else "")
         + f", order `{data.order}`, batch {data.batch_size}"
         + (f", first {data.train_limit} training images" if data.train_limit else "")
-        + f"; evaluated on the {data.eval_split} split"
-        + (f" (last {data.validation_size} training images held out)" if data.eval_split == "validation" else "")
-        + (f", first {data.eval_limit} images" if data.eval_limit else ""),
+        + f"; evaluated on {' and '.join(data.eval_split)}"
+        + (f" (validation: the last {data.validation_size} training images, held out)" if data.validation_size else "")
+        + (f", first {data.eval_limit} images of each" if data.eval_limit else "")
+        + f"; the report compares `{report.split}`",
         f"- task `{study.task}`, {study.iterations} iterations, evaluated at {list(study.eval_at)}, "
         f"device `{study.device}`",
         f"- seeds {list(study.seeds)}",
@@ -417,10 +426,15 @@ def write_figures(report: StudyReport, out: Path) -> list[Path]:
 
 
 def write_report(
-    store: StudyStore, name: str, out_dir: str | Path, baseline: str | None = None, metric: str | None = None
+    store: StudyStore,
+    name: str,
+    out_dir: str | Path,
+    baseline: str | None = None,
+    metric: str | None = None,
+    split: str | None = None,
 ) -> StudyReport:
     """Write ``report.md`` and the figures of study ``name`` into ``out_dir``; returns the computed report."""
-    report = build_report(store, name, baseline, metric)
+    report = build_report(store, name, baseline, metric, split)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_figures(report, out)

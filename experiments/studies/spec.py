@@ -22,11 +22,11 @@ dataset and one training budget. Its TOML file reads::
     scale = 0.00390625
     order = "shuffle"                # a per-seed shuffle each epoch, or "files" (the files' order)
     batch_size = 64
-    eval_split = "test"              # or "validation": the last validation_size training images
+    eval_split = "test"              # or "validation" (the last validation_size training images), or both
 
     [report]
     baseline = "NAG"
-    metric = "error"
+    metric = "error"                 # and split = "test": which evaluated split (default: the first)
 
     [[methods]]
     label = "NAG"
@@ -124,8 +124,11 @@ class DataSpec:
     ``preprocess``: ``"none"`` keeps the dataset's pixels/255; ``"scale"`` multiplies the raw
     bytes (0..255) by ``scale`` (Caffe's LeNet: 1/256); ``"standardize"`` subtracts the training
     images' mean and divides by their std (of the training part, all of it, whatever the limits).
-    ``eval_split = "validation"`` holds the last ``validation_size`` training images out of
-    training and evaluates on them. ``train_limit`` and ``eval_limit`` keep the first N images.
+    ``eval_split`` names the splits evaluated at each evaluation iteration, the first being the
+    one the report compares: ``("test",)``, ``("validation",)`` (the last ``validation_size``
+    training images, held out of training), or both, e.g. ``("validation", "test")`` to pick the
+    best iteration on validation and read the test metric there. ``train_limit`` keeps the first
+    N training images, ``eval_limit`` the first N of each evaluated split.
     """
 
     dataset: str = "mnist"
@@ -134,7 +137,7 @@ class DataSpec:
     scale: float | None = None
     order: str = "shuffle"
     batch_size: int = 64
-    eval_split: str = "test"
+    eval_split: tuple[str, ...] = ("test",)
     validation_size: int | None = None
     train_limit: int | None = None
     eval_limit: int | None = None
@@ -229,6 +232,7 @@ class Study:
     description: str = ""
     baseline: str | None = None
     metric: str | None = None
+    split: str | None = None
     smoke: dict[str, Any] = field(default_factory=dict)
     #: Where the spec came from (a path, or "<dict>"), for error messages; not part of the spec.
     source: str = field(default="<dict>", compare=False)
@@ -269,6 +273,11 @@ class Study:
     def report_metric(self) -> str:
         """The metric the report compares (the spec's, else the task's first)."""
         return self.metric or TASK_METRICS[self.task][0]
+
+    @property
+    def report_split(self) -> str:
+        """The evaluation split the report compares (the spec's, else the first evaluated)."""
+        return self.split or self.data.eval_split[0]
 
     @property
     def report_baseline(self) -> str:
@@ -323,7 +332,7 @@ class Study:
         hyperparameter, the data or the evaluation points changes it.
         """
         spec = self.to_dict()
-        for key in ("seeds", "description", "baseline", "metric", "smoke"):
+        for key in ("seeds", "description", "baseline", "metric", "split", "smoke"):
             del spec[key]
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
@@ -436,13 +445,24 @@ def _read_data(data: Any, source: str) -> DataSpec:
         scale=t.take("scale", float, None),
         order=t.take("order", str, "shuffle", ORDERS),
         batch_size=t.take("batch_size", int, 64),
-        eval_split=t.take("eval_split", str, "test", EVAL_SPLITS),
+        eval_split=_read_splits(t),
         validation_size=_optional_int(t, "validation_size"),
         train_limit=_optional_int(t, "train_limit"),
         eval_limit=_optional_int(t, "eval_limit"),
         eval_batch_size=t.take("eval_batch_size", int, 1000),
     )
     return spec
+
+
+def _read_splits(t: _Table) -> tuple[str, ...]:
+    value = t.take("eval_split", (str, list), "test")
+    splits = [value] if isinstance(value, str) else value
+    if not splits or len(set(splits)) != len(splits):
+        raise t.error("eval_split", f"expected one split or a list of distinct splits, got {value!r}", EVAL_SPLITS)
+    for split in splits:
+        if split not in EVAL_SPLITS:
+            raise t.error("eval_split", f"unknown split {split!r}", EVAL_SPLITS)
+    return tuple(splits)
 
 
 def _read_overrides(items: Any, source: str, where: str, kind: type) -> tuple[Any, ...]:
@@ -518,9 +538,10 @@ def study_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Study:
     seeds_value = t.take("seeds", (str, list, tuple))
     model = t.take("model", dict, {})
     data_table = t.take("data", dict, {})
-    report = _Table(t.take("report", dict, {}), source, "report", ["baseline", "metric"])
+    report = _Table(t.take("report", dict, {}), source, "report", ["baseline", "metric", "split"])
     baseline = report.take("baseline", str, None)
     metric = report.take("metric", str, None)
+    split = report.take("split", str, None)
     methods_value = t.take("methods", (list, tuple))
     if not methods_value:
         raise t.error("methods", "no methods: a study compares at least one [[methods]] table")
@@ -539,6 +560,7 @@ def study_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Study:
         methods=tuple(_read_method(m, source, i) for i, m in enumerate(methods_value)),
         baseline=baseline,
         metric=metric,
+        split=split,
         smoke=_read_smoke(t.take("smoke", dict, {}), source),
         source=source,
     )
@@ -548,6 +570,7 @@ def study_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Study:
 def study_from_stored(data: Mapping[str, Any]) -> Study:
     """A study from :meth:`Study.to_dict` output (as the store keeps it)."""
     d = dict(data)
+    data = d.pop("data")
     methods = []
     for m in d.pop("methods"):
         m = dict(m)
@@ -559,7 +582,7 @@ def study_from_stored(data: Mapping[str, Any]) -> Study:
         seeds=tuple(d.pop("seeds")),
         eval_at=tuple(d.pop("eval_at")),
         model=ModelSpec(**d.pop("model")),
-        data=DataSpec(**d.pop("data")),
+        data=DataSpec(**{**data, "eval_split": tuple(data["eval_split"])}),
         source="<store>",
         **d,
     )
@@ -644,13 +667,13 @@ def validate_study(study: Study) -> None:
     for key in ("train_limit", "eval_limit"):
         if getattr(data, key) is not None and getattr(data, key) < 1:
             raise StudySpecError(src, f"data.{key}", f"must be >= 1 (or left out), got {getattr(data, key)}")
-    if data.eval_split == "validation":
+    if "validation" in data.eval_split:
         if data.validation_size is None or data.validation_size < 1:
             raise StudySpecError(
-                src, "data.validation_size", f"eval_split = 'validation' needs a size >= 1, got {data.validation_size}"
+                src, "data.validation_size", f"a 'validation' eval_split needs a size >= 1, got {data.validation_size}"
             )
     elif data.validation_size is not None:
-        raise StudySpecError(src, "data.validation_size", "only used with eval_split = 'validation'")
+        raise StudySpecError(src, "data.validation_size", "only used with a 'validation' eval_split")
     if data.train_limit is not None and data.batch_size > data.train_limit:
         raise StudySpecError(
             src, "data.batch_size", f"{data.batch_size} is larger than train_limit = {data.train_limit}"
@@ -679,6 +702,8 @@ def validate_study(study: Study) -> None:
     metrics = TASK_METRICS[study.task]
     if study.metric is not None and study.metric not in metrics:
         raise StudySpecError(src, "report.metric", f"unknown metric {study.metric!r} for task {study.task!r}", metrics)
+    if study.split is not None and study.split not in study.data.eval_split:
+        raise StudySpecError(src, "report.split", f"{study.split!r} is not evaluated", study.data.eval_split)
     if study.baseline is not None and study.baseline not in study.variants():
         raise StudySpecError(src, "report.baseline", f"no method is called {study.baseline!r}", study.variants())
 

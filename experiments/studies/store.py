@@ -8,8 +8,9 @@ Tables:
   ``running``, ``done``, ``failed``: the cell diverged or raised, ``lost``: its worker died on
   both tries), error, attempts, wall and training time, worker host and device, and the
   ``init_hash``/``data_hash`` fingerprints of the paired design;
-- ``measurements``: per cell and evaluation iteration, the train loss, eval loss, eval error and
-  eval accuracy (a reconstruction task leaves error and accuracy NULL);
+- ``measurements``: per cell, evaluation iteration and evaluated split (``test``,
+  ``validation``), the train loss, eval loss, eval error and eval accuracy (a reconstruction
+  task leaves error and accuracy NULL);
 - ``curves``: per cell, the training loss every ``curve_stride`` iterations.
 
 Only the driver writes; workers return results. Each finished cell is committed in one
@@ -71,11 +72,12 @@ CREATE TABLE IF NOT EXISTS cells (
 CREATE TABLE IF NOT EXISTS measurements (
     cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
     iteration INTEGER NOT NULL,
+    split TEXT NOT NULL,
     train_loss REAL,
     eval_loss REAL,
     eval_error REAL,
     eval_accuracy REAL,
-    PRIMARY KEY (cell_id, iteration)
+    PRIMARY KEY (cell_id, iteration, split)
 );
 CREATE TABLE IF NOT EXISTS curves (
     cell_id INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
@@ -314,10 +316,10 @@ class StudyStore:
                 ),
             )
             db.executemany(
-                f"INSERT INTO measurements (cell_id, iteration, train_loss, {', '.join(EVAL_COLUMNS)}) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO measurements (cell_id, iteration, split, train_loss, {', '.join(EVAL_COLUMNS)}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (cell_id, m["iteration"], m["train_loss"], *(m.get(col) for col in EVAL_COLUMNS))
+                    (cell_id, m["iteration"], m["split"], m["train_loss"], *(m.get(col) for col in EVAL_COLUMNS))
                     for m in result.measurements
                 ],
             )
@@ -353,7 +355,7 @@ class StudyStore:
         """Every measurement of ``study``'s cells, joined with the cell's key, method, grid, seed and status."""
         rows = self.db.execute(
             "SELECT c.key, c.method, c.grid, c.seed, c.status, m.* FROM measurements m "
-            "JOIN cells c ON c.id = m.cell_id WHERE c.study = ? ORDER BY c.id, m.iteration",
+            "JOIN cells c ON c.id = m.cell_id WHERE c.study = ? ORDER BY c.id, m.iteration, m.split",
             (study,),
         ).fetchall()
         return [{**dict(r), "grid": json.loads(r["grid"])} for r in rows]
@@ -380,7 +382,9 @@ class StudyStore:
                 "curve": [],
             }
         for m in self.measurements(study):
-            out[m["key"]]["measurements"].append((m["iteration"], m["train_loss"], *(m[col] for col in EVAL_COLUMNS)))
+            out[m["key"]]["measurements"].append(
+                (m["iteration"], m["split"], m["train_loss"], *(m[col] for col in EVAL_COLUMNS))
+            )
         for k in self.curves(study):
             out[k["key"]]["curve"].append((k["iteration"], k["train_loss"]))
         return out
