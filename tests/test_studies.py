@@ -274,3 +274,44 @@ def test_the_init_scheme_of_the_spec_is_applied(tmp_path: Path) -> None:
     with pytest.raises(StudySpecError) as info:
         load_study(write(tmp_path, bad))
     assert info.value.key == "model.init.weight" and "caffe_xavier" in info.value.choices
+
+
+def test_per_channel_standardization_uses_the_training_part() -> None:
+    (x, _), evals = cell_module.prepare_data(_data(preprocess="standardize_channels"))
+    images = datasets.mnist("train")[0]
+    mean, std = datasets.channel_mean_std(images)
+    assert np.array_equal(x, datasets.standardize_channels(images[:300], mean, std))
+    assert evals["test"][0].dtype == np.float32
+
+
+def test_a_model_keeps_its_own_activation_unless_the_spec_names_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = """
+name = "ae"
+task = "reconstruction"
+iterations = 4
+eval_at = [4]
+seeds = [0]
+[model]
+name = "dozat_autoencoder"
+[report]
+metric = "loss"
+[[methods]]
+label = "Adam"
+optimizer = "adam"
+lr = 1e-3
+"""
+    study = from_toml(spec)
+    validate_study(study)
+    model = cell_module.build_model(study.model, seed=0)
+    assert any(isinstance(m, layers.LeakyReLU) for m in model.modules())  # the model's default
+    relu = from_toml(spec.replace('name = "dozat_autoencoder"', 'name = "dozat_autoencoder"\nactivation = "relu"'))
+    assert not any(isinstance(m, layers.LeakyReLU) for m in cell_module.build_model(relu.model, seed=0).modules())
+
+    class NoActivation(layers.Module):
+        def __init__(self) -> None:
+            self.net = layers.Linear(784, 10)
+
+    monkeypatch.setitem(layers.MODELS, "no_activation", NoActivation)
+    with pytest.raises(StudySpecError) as info:
+        validate_study(from_toml(BASE_TOML.replace('name = "lenet5"', 'name = "no_activation"\nactivation = "relu"')))
+    assert info.value.key == "model.activation" and "activation" not in info.value.choices

@@ -42,7 +42,6 @@ import optimizers
 from experiments.stepping import train_step
 from experiments.studies.spec import Cell, DataSpec, ModelSpec
 from experiments.studies.tasks import TASKS
-from experiments.training import DATASETS
 
 #: Test hook: the key of a cell whose worker process dies (``os._exit``) on its first attempt,
 #: or on every attempt with a trailing ``*``. Ignored in the driver's own process.
@@ -100,7 +99,10 @@ def registry_name(name: str) -> str:
 def build_model(spec: ModelSpec, seed: int) -> layers.Module:
     """The model of ``spec`` with its initial weights for ``seed``, on the host."""
     minigrad.seed(seed)
-    model = layers.MODELS[spec.name](activation_name=spec.activation, **spec.kwargs)
+    kwargs = dict(spec.kwargs)
+    if spec.activation is not None:
+        kwargs["activation_name"] = spec.activation
+    model = layers.MODELS[spec.name](**kwargs)
     if spec.init is not None:
         try:
             from layers import init as layer_init
@@ -146,6 +148,13 @@ def build_optimizer(cell: Cell, model: layers.Module, steps_per_epoch: int) -> o
 
 
 # ----- data ---------------------------------------------------------------------------------------
+#: The datasets a study may name: ``loader(split, root=...) -> (images in [0, 1], labels)``.
+DATASETS = {
+    "mnist": datasets.mnist,
+    "fashion_mnist": datasets.fashion_mnist,
+    "cifar10": datasets.cifar10,
+    "cifar100": datasets.cifar100,
+}
 Arrays = tuple[np.ndarray, np.ndarray]
 _DATA_CACHE: dict[DataSpec, tuple[Arrays, dict[str, Arrays]]] = {}
 _DATA_CACHE_MAX = 4
@@ -175,6 +184,8 @@ def prepare_data(spec: DataSpec) -> tuple[Arrays, dict[str, Arrays]]:
     mean = std = None
     if spec.preprocess == "standardize":
         mean, std = float(train_x.mean(dtype=np.float64)), float(train_x.std(dtype=np.float64))
+    elif spec.preprocess == "standardize_channels":
+        mean, std = datasets.channel_mean_std(train_x)
     if spec.train_limit is not None:
         train_x, train_y = datasets.take(train_x, train_y, min(spec.train_limit, len(train_y)))
     if spec.eval_limit is not None:
@@ -189,6 +200,8 @@ def prepare_data(spec: DataSpec) -> tuple[Arrays, dict[str, Arrays]]:
             out = (raw * spec.scale).astype(np.float32)
         elif spec.preprocess == "standardize":
             out = ((x - mean) / std).astype(np.float32)
+        elif spec.preprocess == "standardize_channels":
+            out = datasets.standardize_channels(x, mean, std)
         else:
             out = np.array(x, dtype=np.float32)
         out.flags.writeable = False  # shared by every cell of this process

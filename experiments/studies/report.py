@@ -247,7 +247,8 @@ def render_markdown(report: StudyReport) -> str:
     lines += [
         "## Setup",
         "",
-        f"- model `{study.model.name}` ({study.model.activation})"
+        f"- model `{study.model.name}`"
+        + (f" ({study.model.activation})" if study.model.activation else "")
         + (f", init {study.model.init}" if study.model.init else "")
         + (f", {study.model.kwargs}" if study.model.kwargs else ""),
         f"- data `{data.dataset}`, preprocess `{data.preprocess}`"

@@ -18,7 +18,8 @@ dataset and one training budget. Its TOML file reads::
 
     [data]
     dataset = "mnist"
-    preprocess = "scale"             # "none" (pixels/255), "scale" (raw byte × scale), "standardize"
+    preprocess = "scale"             # "none" (pixels/255), "scale" (raw byte × scale), "standardize",
+                                     # "standardize_channels" (per channel, for colour images)
     scale = 0.00390625
     order = "shuffle"                # a per-seed shuffle each epoch, or "files" (the files' order)
     batch_size = 64
@@ -79,7 +80,7 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "reconstruction": ("loss",),
 }
 HIGHER_IS_BETTER = frozenset({"accuracy"})
-PREPROCESS = ("none", "scale", "standardize")
+PREPROCESS = ("none", "scale", "standardize", "standardize_channels")
 ORDERS = ("shuffle", "files")
 EVAL_SPLITS = ("test", "validation")
 DEVICES = ("cpu", "gpu")
@@ -110,7 +111,8 @@ class ModelSpec:
     """The model: a key of ``layers.MODELS``, its activation, constructor keywords, and an init scheme."""
 
     name: str = "lenet5"
-    activation: str = "relu"
+    #: The model's ``activation_name``; None keeps the model's own default.
+    activation: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     #: Keywords of ``layers.init.initialize`` (``{"weight": "caffe_xavier", "bias": "zeros"}``, a scheme's
     #: arguments); None keeps the layers' own initialisation.
@@ -123,7 +125,8 @@ class DataSpec:
 
     ``preprocess``: ``"none"`` keeps the dataset's pixels/255; ``"scale"`` multiplies the raw
     bytes (0..255) by ``scale`` (Caffe's LeNet: 1/256); ``"standardize"`` subtracts the training
-    images' mean and divides by their std (of the training part, all of it, whatever the limits).
+    images' mean and divides by their std, ``"standardize_channels"`` does it per colour channel
+    (statistics of the training part, all of it, whatever the limits).
     ``eval_split`` names the splits evaluated at each evaluation iteration, the first being the
     one the report compares: ``("test",)``, ``("validation",)`` (the last ``validation_size``
     training images, held out of training), or both, e.g. ``("validation", "test")`` to pick the
@@ -431,7 +434,7 @@ def _optional_int(table: _Table, name: str) -> int | None:
 def _read_model(data: Any, source: str) -> ModelSpec:
     t = _Table(data, source, "model")
     name = t.take("name", str, "lenet5")
-    activation = t.take("activation", str, "relu")
+    activation = t.take("activation", str, None)
     init = t.take("init", dict, None)
     return ModelSpec(name=name, activation=activation, kwargs=t.rest(), init=init)
 
@@ -615,7 +618,7 @@ def validate_study(study: Study) -> None:
     """
     import layers
     from experiments.studies import cell as cell_module
-    from experiments.training import DATASETS
+    from experiments.studies.cell import DATASETS
 
     src = study.source
     if not study.seeds:
@@ -642,13 +645,15 @@ def validate_study(study: Study) -> None:
     model = study.model
     if model.name not in layers.MODELS:
         raise StudySpecError(src, "model.name", f"unknown model {model.name!r}", sorted(layers.MODELS))
-    accepted = [p for p in inspect.signature(layers.MODELS[model.name]).parameters if p != "activation_name"]
+    parameters = list(inspect.signature(layers.MODELS[model.name]).parameters)
+    accepted = [p for p in parameters if p != "activation_name"]
+    valid_keys = ["name", *(["activation"] if "activation_name" in parameters else []), "init", *accepted]
     for key in model.kwargs:
         if key not in accepted:
-            raise StudySpecError(
-                src, f"model.{key}", f"unknown key for model {model.name!r}", ["name", "activation", "init", *accepted]
-            )
-    if model.activation not in layers.models.ACTIVATIONS:
+            raise StudySpecError(src, f"model.{key}", f"unknown key for model {model.name!r}", valid_keys)
+    if model.activation is not None and "activation_name" not in parameters:
+        raise StudySpecError(src, "model.activation", f"model {model.name!r} takes no activation", valid_keys)
+    if model.activation is not None and model.activation not in layers.models.ACTIVATIONS:
         raise StudySpecError(
             src, "model.activation", f"unknown activation {model.activation!r}", layers.models.ACTIVATIONS
         )
