@@ -178,6 +178,21 @@ def test_a_worker_that_dies_is_retried_once_then_the_cell_is_lost(
     assert numbers(store2, "tiny") == reference[1]
 
 
+def test_cells_on_the_gpu_path_read_back_only_at_strides_and_evaluations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference: tuple[Path, dict]
+) -> None:
+    from tests import fake_cupy
+
+    fake_cupy.install(monkeypatch)  # the strict CuPy stand-in: device arrays, every host read counted
+    study = tiny().with_device("gpu")
+    fake_cupy.host_reads.clear()
+    assert run_inline(study, tmp_path / "s.sqlite").done == 4
+    # Per cell: one read per curve point (12 / 3), the train loss at each evaluation after 0 (2),
+    # and the loss and accuracy sums of each evaluation (3 × 2): none per step.
+    assert len(fake_cupy.host_reads) == 4 * (4 + 2 + 3 * 2)
+    assert numbers(tmp_path / "s.sqlite", "tiny") == reference[1]  # NumPy underneath: the CPU's numbers
+
+
 # ----- the store ----------------------------------------------------------------------------------
 def test_a_killed_driver_loses_only_running_cells_and_a_rerun_resumes(
     tmp_path: Path, reference: tuple[Path, dict], capsys: pytest.CaptureFixture

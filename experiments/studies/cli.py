@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from experiments.arguments import HelpFormatter, nonnegative_int
 from experiments.studies.spec import DEVICES, StudySpecError, load_study, parse_seeds, validate_study, variant_name
 from experiments.studies.store import DEFAULT_STORE, StoreError, StudyChanged, StudyStore
 
@@ -27,13 +28,20 @@ PROG = "minigrad study"
 
 def _add_commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="study_command", required=True, metavar="{run,status,report,list}")
-    store_help = f"the SQLite file of results (default: {DEFAULT_STORE})"
-
-    r = sub.add_parser("run", help="run (or resume) a study from its TOML spec")
+    store_help = "the SQLite file of results"
+    examples = (
+        "examples:\n"
+        "  minigrad study run experiments/studies/specs/layer_nag_vs_nag.toml --smoke\n"
+        "  minigrad study run SPEC.toml --seeds 0-9 --workers 2\n"
+        "  minigrad study run SPEC.toml --scheduler tcp://HOST:8786"
+    )
+    r = sub.add_parser(
+        "run", help="run (or resume) a study from its TOML spec", epilog=examples, formatter_class=HelpFormatter
+    )
     r.add_argument("spec", help="the study's TOML file")
     r.add_argument(
         "--workers",
-        type=int,
+        type=nonnegative_int,
         default=None,
         help="worker processes (default: one per core); 0 runs the cells in this process; with --scheduler local, "
         "the number of Dask workers",
@@ -52,11 +60,13 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--restart", action="store_true", help="delete the stored results of a changed spec and start over")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    s = sub.add_parser("status", help="how far a study has got (works while it runs)")
+    s = sub.add_parser("status", help="how far a study has got (works while it runs)", formatter_class=HelpFormatter)
     s.add_argument("name")
     s.add_argument("--store", default=str(DEFAULT_STORE), help=store_help)
 
-    p = sub.add_parser("report", help="write report.md and figures of a study (partial while it runs)")
+    p = sub.add_parser(
+        "report", help="write report.md and figures of a study (partial while it runs)", formatter_class=HelpFormatter
+    )
     p.add_argument("name")
     p.add_argument("--out", required=True, help="the folder to write report.md and the PNGs into")
     p.add_argument("--baseline", default=None, help="the method to compare against (default: the spec's)")
@@ -64,7 +74,7 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default=None, help="the evaluated split to compare (default: the spec's)")
     p.add_argument("--store", default=str(DEFAULT_STORE), help=store_help)
 
-    ls = sub.add_parser("list", help="the studies in a store")
+    ls = sub.add_parser("list", help="the studies in a store", formatter_class=HelpFormatter)
     ls.add_argument("--store", default=str(DEFAULT_STORE), help=store_help)
 
 
@@ -92,8 +102,6 @@ def _error(message: str) -> None:
 def _workers(args: argparse.Namespace) -> Any:
     from experiments.studies import runner
 
-    if args.workers is not None and args.workers < 0:
-        raise ValueError(f"--workers must be >= 0, got {args.workers}")
     if args.scheduler == "local":
         return runner.dask_local(args.workers or None)
     if args.scheduler is not None:
