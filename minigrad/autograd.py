@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from minigrad.backend import device_of, get_array_module, unwrap
-
-if TYPE_CHECKING:
-    from minigrad.tensor import Tensor
 
 _grad_enabled = True
 
@@ -68,12 +65,17 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on Tensors (Python scalars and raw arrays are wrapped as constants)."""
-        from minigrad.tensor import Tensor
-
         fn = cls(**params)
         tensors = _as_tensors(inputs, cls.__name__)
         fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
-        out = fn.forward(*(t.data for t in tensors))
+        try:
+            out = fn.forward(*(t.data for t in tensors))
+        except ValueError as exc:
+            if type(exc) is not ValueError:  # a subclass (LinAlgError, ...) is the op's own: keep it
+                raise
+            # NumPy's broadcasting and shape errors name neither the op nor always both shapes.
+            shapes = ", ".join(str(t.shape) for t in tensors)
+            raise ValueError(f"{cls.__name__} on inputs of shapes {shapes}: {exc}") from exc
         requires_grad = _grad_enabled and any(fn.needs_input_grad)
         if requires_grad:
             fn.inputs = tensors
@@ -88,8 +90,6 @@ def _as_tensors(inputs: tuple[Any, ...], op_name: str) -> tuple[Tensor, ...]:
     unless they are of a higher kind (see :func:`minigrad.tensor.scalar_dtype`), so a float32
     tensor times 2.5 stays float32 but an integer tensor times 0.5 is not truncated.
     """
-    from minigrad.tensor import Tensor, scalar_dtype
-
     ref = next((x for x in inputs if isinstance(x, Tensor)), None)
     if ref is None:
         raise TypeError(f"{op_name} needs at least one Tensor input")
@@ -162,46 +162,76 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> tuple[Any, bool]:
 def backward(root: Tensor, grad: Any = None) -> None:
     """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
-    Every gradient is cast to the dtype of the tensor it is for (a float32 parameter gets a
-    float32 gradient even when a float64 operand made the graph compute in float64, as in
-    PyTorch), and each ``.grad`` that backward stores is an array of its own: no other
-    ``.grad``, no array of the caller's and no array an op keeps shares its memory.
+    The chain rule in reverse topological order: each node's gradient is complete once every
+    node that uses it has been visited, so its op's backward runs once and hands one gradient
+    to each input. :class:`PendingGradients` keeps the rules for those hand-overs.
     """
-    if not root.requires_grad:
-        raise RuntimeError("backward() on a tensor that does not require grad (built under no_grad, or from constants)")
-    xp = get_array_module(root.data)
-    # Ids of the entries of ``grads`` that are new arrays nothing else refers to, which may
-    # become a ``.grad`` without a copy. The others may be shared: the caller's array given to
-    # backward(g), or what an op's backward passed through (Add returns ``g`` for both inputs,
-    # Reshape a view of ``g``). Copying only those saves more than the copy: in LeNet, copying
-    # fc1's fresh 192 KB gradient too made glibc trim and re-fault the heap each step (2x time).
-    fresh: set[int] = set()
-    if grad is None:
-        if root.data.size != 1:
-            raise RuntimeError(f"backward() without a gradient needs a scalar output, got shape {root.shape}")
-        grad = xp.ones_like(root.data)
-        fresh.add(id(root))
-    else:
-        grad = xp.asarray(unwrap(grad), dtype=root.data.dtype)
-        if grad.shape != root.shape:
-            raise ValueError(f"backward(): gradient shape {grad.shape} does not match output shape {root.shape}")
-    grads: dict[int, Any] = {id(root): grad}
+    pending = PendingGradients(root, grad)
     for node in reversed(topological_order(root)):
-        key = id(node)
-        g = grads.pop(key, None)
-        if g is None:
+        g = pending.pop(node)
+        if g is None:  # the ops between it and root handed it none (a backward returned None)
             continue
-        owned = key in fresh
-        fresh.discard(key)
-        fn = node._ctx
-        if fn is None or node._retains_grad:
-            if node.grad is None:
-                node.grad = g if owned else g.copy()
-            else:
-                node.grad = node.grad + g  # a new array: one the caller kept is not changed
-        if fn is None:
-            continue
-        in_grads = fn.backward(g)
+        if node._ctx is None or node._retains_grad:
+            pending.store(node, g)
+        if node._ctx is not None:
+            pending.hand_to_inputs(node._ctx, g, node._ctx.backward(g))
+
+
+class PendingGradients:
+    """The gradients of one backward pass on their way to the tensors they are for.
+
+    The rules for handing a gradient on, kept out of :func:`backward`'s walk:
+
+    - Unbroadcast: a gradient is summed over the dimensions its input was broadcast along.
+    - Dtype: it is cast to the dtype of the tensor it is for (a float32 parameter gets a float32
+      gradient even when a float64 operand made the graph compute in float64, as in PyTorch),
+      so the rest of the pass runs in the inputs' dtypes.
+    - Accumulation: gradients reaching one tensor along several paths add up, and a ``.grad``
+      from an earlier backward is replaced by the sum, a new array (one the caller kept is not
+      changed).
+    - Ownership: every ``.grad`` stored is an array of its own. No other ``.grad``, no array of
+      the caller's and no array an op keeps shares its memory.
+
+    Ownership is where copies are saved. A gradient that is a new array nothing else refers to
+    ("owned") becomes a ``.grad`` as it is; the others are copied first: the caller's array given
+    to ``backward(g)``, or what an op's backward passed through (Add returns ``g`` for both inputs,
+    Reshape a view of ``g``). Copying only those saves more than the copy: in LeNet, copying
+    fc1's fresh 192 KB gradient too made glibc trim and re-fault the heap each step (2x time).
+    """
+
+    def __init__(self, root: Tensor, grad: Any = None) -> None:
+        if not root.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad (built under no_grad, or from constants)"
+            )
+        self.xp = xp = get_array_module(root.data)
+        self.grads: dict[int, Any] = {}
+        self.owned: set[int] = set()  # ids of the entries of ``grads`` that are arrays of their own
+        if grad is None:
+            if root.data.size != 1:
+                raise RuntimeError(f"backward() without a gradient needs a scalar output, got shape {root.shape}")
+            self.grads[id(root)] = xp.ones_like(root.data)
+            self.owned.add(id(root))
+        else:
+            grad = xp.asarray(unwrap(grad), dtype=root.data.dtype)  # may be the caller's array: not owned
+            if grad.shape != root.shape:
+                raise ValueError(f"backward(): gradient shape {grad.shape} does not match output shape {root.shape}")
+            self.grads[id(root)] = grad
+
+    def pop(self, node: Tensor) -> Any:
+        """The complete gradient of ``node`` (None if it got none), taken out of the pending ones."""
+        return self.grads.pop(id(node), None)
+
+    def store(self, node: Tensor, g: Any) -> None:
+        """Add ``g``, the gradient just popped for ``node``, to ``node.grad``."""
+        if node.grad is None:
+            # Each node is popped once, after every hand-over to it, so its ownership is final.
+            node.grad = g if id(node) in self.owned else g.copy()
+        else:
+            node.grad = node.grad + g  # a new array: one the caller kept is not changed
+
+    def hand_to_inputs(self, fn: Function, g: Any, in_grads: Any) -> None:
+        """Give each input of ``fn`` that requires grad its share ``in_grads[i]`` of the upstream ``g``."""
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if len(in_grads) != len(fn.inputs):
@@ -212,21 +242,22 @@ def backward(root: Tensor, grad: Any = None) -> None:
         for parent, pg in zip(fn.inputs, in_grads):
             if pg is None or not parent.requires_grad:
                 continue
-            # New unless it overlaps ``g`` or another gradient of this call (a cheap bounds
+            # Owned unless it overlaps ``g`` or another gradient of this call (a cheap bounds
             # check; a false "may share" only costs a copy).
-            shared = any(xp.may_share_memory(pg, other) for other in (g, *returned))
+            shared = any(self.xp.may_share_memory(pg, other) for other in (g, *returned))
             returned.append(pg)
             pg, reduced = unbroadcast(pg, parent.shape)
-            new = reduced or not shared
+            owned = reduced or not shared
             if pg.dtype != parent.data.dtype:
-                # E.g. float32 weights - float64 target: cast here, so the rest of the backward
-                # pass runs in the parameters' dtype and their .grad has it.
-                pg, new = pg.astype(parent.data.dtype), True
-            pkey = id(parent)
-            if pkey in grads:
-                grads[pkey] = grads[pkey] + pg
-                new = True
-            else:
-                grads[pkey] = pg
-            if new:
-                fresh.add(pkey)
+                pg, owned = pg.astype(parent.data.dtype), True
+            key = id(parent)
+            if key in self.grads:
+                pg, owned = self.grads[key] + pg, True
+            self.grads[key] = pg
+            if owned:
+                self.owned.add(key)
+
+
+# The Tensor class needs this module (its methods call ops, ops subclass Function), so it is
+# imported once the names above exist, rather than inside Function.apply on every call.
+from minigrad.tensor import Tensor, scalar_dtype  # noqa: E402
