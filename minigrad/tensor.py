@@ -33,12 +33,114 @@ def scalar_dtype(value: bool | int | float, dtype: Any) -> np.dtype:
     return np.dtype(DEFAULT_FLOAT) if dtype.kind in "biu" else dtype
 
 
+# What a Tensor may hold: booleans, integers and floats. The names of the other dtype kinds say
+# what was refused.
+NUMERIC_KINDS = "biuf"
+_KIND_NAMES = {
+    "c": "complex numbers",
+    "O": "Python objects (None, or values of mixed types)",
+    "U": "strings",
+    "S": "bytes",
+    "M": "datetimes",
+    "m": "timedeltas",
+    "V": "raw or structured records",
+}
+
+
+def check_dtype(dtype: Any, where: str) -> np.dtype:
+    """``dtype`` as a NumPy dtype if a Tensor can hold it (bool, integer, float), else a TypeError."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in NUMERIC_KINDS:
+        raise TypeError(
+            f"{where}: cannot hold data of dtype {dtype} ({_KIND_NAMES.get(dtype.kind, 'not numeric')}); "
+            "expected booleans, integers or floating-point numbers"
+        )
+    return dtype
+
+
+def _host_array(data: Any, dtype: Any) -> np.ndarray:
+    """A Python scalar, NumPy scalar or nested sequence as a NumPy array, under the dtype rules.
+
+    Python floats (alone or in sequences) become float32, PyTorch's default; NumPy scalars keep
+    their dtype, as arrays do. Ragged sequences and None are refused with what is wrong with them.
+    """
+    if data is None:
+        raise TypeError("Tensor(None): no data; give a number, a nested list of numbers or an array")
+    try:
+        array = np.asarray(data)
+    except ValueError as exc:  # NumPy's message for ragged lists names no row
+        raise ValueError(f"Tensor: {_ragged_description(data) or exc}") from exc
+    if dtype is None and array.dtype == np.float64 and not isinstance(data, np.generic):
+        array = array.astype(DEFAULT_FLOAT)
+    return array
+
+
+def _ragged_description(data: Any, path: str = "") -> str | None:
+    """Where a nested sequence is ragged ("item [1] has shape (1,) but item [0] has (2,)"), or None."""
+    if not isinstance(data, (list, tuple)):
+        return None
+    shapes = []
+    for i, item in enumerate(data):
+        inner = _ragged_description(item, f"{path}[{i}]")
+        if inner is not None:
+            return inner
+        shapes.append(_nested_shape(item))
+    for i, shape in enumerate(shapes[1:], start=1):
+        if shape != shapes[0]:
+            return (
+                f"ragged nested sequence: item {path}[{i}] has shape {shape} but item {path}[0] has shape "
+                f"{shapes[0]}; every row must have the same length"
+            )
+    return None
+
+
+def _nested_shape(data: Any) -> tuple[int, ...]:
+    """The shape of a nested sequence that is not ragged (its first item's shape, recursively)."""
+    if isinstance(data, (list, tuple)):
+        return (len(data), *(_nested_shape(data[0]) if data else ()))
+    return tuple(getattr(data, "shape", ()))
+
+
+def device_and_dtype(target: Any = None, dtype: Any = None) -> tuple[str | None, np.dtype | None]:
+    """Read the arguments of ``.to(...)``: ``to("gpu")``, ``to(np.float64)``, ``to("gpu", np.float64)``.
+
+    A string is a device name ("cpu" or "gpu"; anything else is refused, so ``"cuda"`` is an
+    error rather than a dtype); anything else positional is a dtype. Returns (device, dtype),
+    None for what was not given.
+    """
+    device = None
+    if isinstance(target, str):
+        device = backend.check_device(target)
+    elif target is not None:
+        if dtype is not None:
+            raise TypeError(f"to(): dtype given twice ({target!r} and dtype={dtype!r})")
+        dtype = target
+    return device, (None if dtype is None else check_dtype(dtype, "to()"))
+
+
 class Tensor:
     """An n-d array that records the ops applied to it, for reverse-mode differentiation.
 
     ``Tensor(data, requires_grad=False, dtype=None)``: ``data`` is a NumPy or CuPy array (kept
-    as is, no copy), a Python scalar or a nested list (made a NumPy array; floats become
-    float32). Only floating-point tensors can require grad.
+    as is, no copy), a NumPy scalar (keeps its dtype), a Python scalar or a nested list (made a
+    NumPy array; Python floats become float32, PyTorch's default). Booleans, integers and floats
+    only: strings, objects, None, complex numbers and ragged lists are refused. Only
+    floating-point tensors can require grad.
+
+    >>> import numpy as np
+    >>> x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> x.dtype, x.shape
+    (dtype('float32'), (3,))
+    >>> y = (x * x).sum()
+    >>> y.item()
+    14.0
+    >>> y.backward()
+    >>> x.grad
+    array([2., 4., 6.], dtype=float32)
+    >>> Tensor(np.float64(0.5)).dtype
+    dtype('float64')
+    >>> float(Tensor([2.5]))
+    2.5
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
@@ -51,11 +153,10 @@ class Tensor:
             data = data.data
         xp = backend.get_array_module(data)
         if not isinstance(data, xp.ndarray):
-            data = np.asarray(data)
-            if dtype is None and data.dtype == np.float64:
-                data = data.astype(DEFAULT_FLOAT)
+            data = _host_array(data, dtype)
+        check_dtype(data.dtype, "Tensor")
         if dtype is not None and data.dtype != dtype:
-            data = data.astype(dtype)
+            data = data.astype(check_dtype(dtype, "Tensor(dtype=...)"))
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require grad, got dtype {data.dtype}")
         self.data = data
@@ -151,20 +252,40 @@ class Tensor:
     # ----- conversion --------------------------------------------------------------------------
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number (a host sync on the GPU)."""
+        return self._one_element("item()")
+
+    def __float__(self) -> float:
+        """``float(t)`` for a one-element tensor, as in PyTorch (a host sync on the GPU)."""
+        return float(self._one_element("float()"))
+
+    def __int__(self) -> int:
+        """``int(t)`` for a one-element tensor, truncated toward zero as ``int(2.7)`` is."""
+        return int(self._one_element("int()"))
+
+    def _one_element(self, what: str) -> float | int | bool:
         if self.data.size != 1:
-            raise ValueError(f"item() needs a one-element tensor, got shape {self.shape}")
+            raise ValueError(f"{what} needs a one-element tensor, got shape {self.shape}")
         return self.data.reshape(()).item()
 
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array on the host (copies from the GPU)."""
         return backend.to_numpy(self.data)
 
-    def to(self, device: str) -> Tensor:
-        """A copy of this tensor on ``device`` (self if already there); keeps ``requires_grad``."""
-        data = backend.to_device(self.data, device)
-        if data is self.data:
-            return self
-        return Tensor(data, requires_grad=self.requires_grad and self.is_leaf)
+    def to(self, device_or_dtype: Any = None, dtype: Any = None) -> Tensor:
+        """This tensor on another device and/or in another dtype: ``to("gpu")``, ``to(np.float64)``, both.
+
+        Self when nothing changes. A move to another device is a copy that keeps
+        ``requires_grad`` (a new leaf, as before); a dtype change is :meth:`astype`, differentiable.
+        """
+        device, dtype = device_and_dtype(device_or_dtype, dtype)
+        out = self
+        if device is not None:
+            data = backend.to_device(self.data, device)
+            if data is not self.data:
+                out = Tensor(data, requires_grad=self.requires_grad and self.is_leaf)
+        if dtype is not None and dtype != out.dtype:
+            out = out.astype(dtype)
+        return out
 
     def astype(self, dtype: Any) -> Tensor:
         """Cast to ``dtype`` (differentiable between floating types)."""
@@ -260,6 +381,14 @@ class Tensor:
     def relu(self) -> Tensor:
         """max(x, 0) element-wise."""
         return ops.ReLU.apply(self)
+
+    def sin(self) -> Tensor:
+        """Sine of each element (radians)."""
+        return ops.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        """Cosine of each element (radians)."""
+        return ops.Cos.apply(self)
 
     # ----- reductions --------------------------------------------------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:

@@ -3,7 +3,10 @@ errors, save/load and seeding."""
 
 from __future__ import annotations
 
+import io
 import math
+import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -669,3 +672,259 @@ def test_seed_rejects_negative_and_non_integers() -> None:
     for bad in (-1, 1.5, "3"):
         with pytest.raises(ValueError):
             minigrad.seed(bad)
+
+
+# ----- Python conversions, dtypes of NumPy scalars, refused inputs ---------------------------------
+
+
+def test_float_and_int_of_a_one_element_tensor() -> None:
+    assert float(Tensor([[2.5]])) == 2.5 and isinstance(float(Tensor([[2.5]])), float)
+    assert float(leaf(1.5)) == 1.5
+    assert int(Tensor(np.array([7]))) == 7
+    assert int(Tensor(-2.7)) == -2 and int(Tensor(2.7)) == 2  # toward zero, as int(2.7)
+    assert math.isclose(math.sqrt(Tensor(np.float64(4.0))), 2.0)  # anything calling __float__
+    for convert in (float, int):
+        with pytest.raises(ValueError, match=rf"{convert.__name__}\(\) needs a one-element tensor, got shape \(2,\)"):
+            convert(Tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"got shape \(0,\)"):
+        float(Tensor(np.zeros(0)))
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype"),
+    [
+        (np.float64(1.0), np.float64),
+        (np.float32(1.0), np.float32),
+        (np.float16(1.0), np.float16),
+        (np.int32(3), np.int32),
+        (np.bool_(True), np.bool_),
+        (1.0, np.float32),
+        ([1.0, 2.0], np.float32),
+        ((1.5,), np.float32),
+        (3, np.int64),
+        (True, np.bool_),
+    ],
+)
+def test_numpy_scalars_keep_their_dtype_python_floats_become_float32(value, dtype) -> None:
+    # Regression: Tensor(np.float64(1.0)) was float32 (NumPy scalars were treated as Python floats).
+    assert Tensor(value).dtype == dtype
+    assert Tensor(value, dtype=np.float64).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "message"),
+    [
+        ("abc", TypeError, r"dtype <U3 \(strings\)"),
+        (b"abc", TypeError, r"\(bytes\)"),
+        (["1.0", "2.0"], TypeError, "strings"),
+        (None, TypeError, r"Tensor\(None\)"),
+        (object(), TypeError, "Python objects"),
+        ([1.0, None], TypeError, "Python objects"),
+        (1 + 2j, TypeError, "complex"),
+        (np.array([1 + 1j]), TypeError, "complex128"),
+        (np.array(["a"]), TypeError, "strings"),
+        (np.array([1, "a"], dtype=object), TypeError, "object"),
+        (np.array(["2020-01-01"], dtype="datetime64[D]"), TypeError, "datetimes"),
+        ([[1, 2], [3]], ValueError, r"item \[1\] has shape \(1,\) but item \[0\] has shape \(2,\)"),
+        ([[1, 2], [3, [4]]], ValueError, r"item \[1\]\[1\] has shape \(1,\) but item \[1\]\[0\] has shape \(\)"),
+        ([np.zeros(2), np.zeros(3)], ValueError, r"item \[1\] has shape \(3,\)"),
+    ],
+    ids=[
+        "str",
+        "bytes",
+        "list-of-str",
+        "None",
+        "object",
+        "list-with-None",
+        "complex",
+        "complex-array",
+        "str-array",
+        "object-array",
+        "datetime-array",
+        "ragged",
+        "ragged-deep",
+        "ragged-arrays",
+    ],
+)
+def test_tensor_refuses_non_numeric_and_ragged_data(data, error, message) -> None:
+    # Regression: strings became '<U3' tensors, None/objects object tensors, complex numbers complex
+    # tensors; ragged lists raised NumPy's message, which names no row.
+    with pytest.raises(error, match=message):
+        Tensor(data)
+
+
+def test_tensor_refuses_a_non_numeric_dtype_argument() -> None:
+    with pytest.raises(TypeError, match="complex64"):
+        Tensor([1.0, 2.0], dtype=np.complex64)
+
+
+# ----- shape errors of binary ops ---------------------------------------------------------------
+
+
+def test_matmul_shape_mismatch_names_both_shapes() -> None:
+    a = leaf(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"MatMul on inputs of shapes \(2, 3\), \(4, 5\): the last dimension "
+                       r"of the first \(3\) must equal the second-to-last dimension of the second \(4\)"):
+        a @ Tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"\(2, 3\), \(2,\): .*length of the second \(2\)"):
+        a @ Tensor(np.ones(2))
+    with pytest.raises(ValueError, match=r"\(2, 2, 3\), \(3, 3, 4\)"):  # batch dimensions that do not broadcast
+        Tensor(np.ones((2, 2, 3))) @ Tensor(np.ones((3, 3, 4)))
+    with pytest.raises(ValueError, match=r"\(\), \(3,\): matmul needs operands of at least one dimension"):
+        Tensor(np.float64(2.0)) @ Tensor(np.ones(3))
+
+
+@pytest.mark.parametrize(
+    ("fn", "name"),
+    [
+        (lambda a, b: a + b, "Add"),
+        (lambda a, b: a - b, "Sub"),
+        (lambda a, b: a * b, "Mul"),
+        (lambda a, b: a / b, "Div"),
+        (lambda a, b: a**b, "Pow"),
+        (lambda a, b: F.maximum(a, b), "Maximum"),
+        (lambda a, b: F.where(np.ones((2, 3), dtype=bool), a, b), "Where"),
+    ],
+)
+def test_broadcasting_failures_name_the_op_and_both_shapes(fn, name: str) -> None:
+    a, b = leaf(np.ones((2, 3))), leaf(np.ones(4))
+    with pytest.raises(ValueError, match=rf"^{name} on inputs of shapes \(2, 3\), \(4,\): "):
+        fn(a, b)
+
+
+def test_an_ops_own_value_error_subclass_is_not_rewrapped() -> None:
+    class Solve(minigrad.Function):
+        def forward(self, a):
+            return np.linalg.inv(a)
+
+    with pytest.raises(np.linalg.LinAlgError):
+        Solve.apply(leaf(np.zeros((2, 2))))
+
+
+def test_function_apply_imports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: Function.apply ran `from minigrad.tensor import Tensor` on every op call.
+    import builtins
+
+    x = leaf([1.0, 2.0])
+    imports: list[str] = []
+    real_import = builtins.__import__
+
+    def counting_import(name, *args, **kwargs):
+        imports.append(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", counting_import)
+    ((x * 2 + 1.0) @ x).backward()
+    monkeypatch.undo()
+    assert imports == []
+    np.testing.assert_allclose(x.grad, 4 * x.data + 1)
+
+
+# ----- Tensor.to with a dtype --------------------------------------------------------------------
+
+
+def test_tensor_to_a_dtype_is_a_differentiable_cast() -> None:
+    x = leaf([1.0, 2.0], dtype=np.float32)
+    assert x.to(np.float32) is x and x.to("cpu") is x
+    y = x.to(np.float64)
+    assert y.dtype == np.float64 and not y.is_leaf
+    z = x.to("cpu", dtype="float64")
+    assert z.dtype == np.float64
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    with pytest.raises(TypeError, match="dtype given twice"):
+        x.to(np.float64, dtype=np.float32)
+    with pytest.raises(ValueError, match="unknown device 'float64'"):  # strings are devices, never dtypes
+        x.to("float64")
+
+
+# ----- save: atomic, durable, ordinary permissions; load: hostile headers ----------------------------
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077, 0o002])
+def test_saved_file_gets_the_permissions_of_ordinary_files(tmp_path: Path, umask: int) -> None:
+    # Regression: the temporary file of mkstemp (mode 0600) was renamed into place as it was.
+    if not hasattr(os, "fchmod"):
+        pytest.skip("no POSIX file modes on this platform")
+    previous = os.umask(umask)
+    try:
+        minigrad.save(_state(), tmp_path / "ckpt.npz")
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(previous)
+    mode = stat.S_IMODE((tmp_path / "ckpt.npz").stat().st_mode)
+    assert mode == 0o666 & ~umask
+    assert mode == stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
+
+
+def test_save_flushes_the_file_and_its_folder_to_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(serialization.os, "fsync", recording_fsync)
+    minigrad.save(_state(), tmp_path / "ckpt.npz")
+    expected = ["file", "folder"] if hasattr(os, "O_DIRECTORY") else ["file"]
+    assert synced == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.npz"]
+
+
+def _npy_bytes(header_shape: tuple[int, ...], data: bytes, version: tuple[int, int] = (1, 0)) -> bytes:
+    """A .npy file whose header claims ``header_shape`` (float64) but which holds only ``data``."""
+    buffer = io.BytesIO()
+    header = {"descr": "<f8", "fortran_order": False, "shape": header_shape}
+    if version == (1, 0):
+        np.lib.format.write_array_header_1_0(buffer, header)
+    else:
+        np.lib.format.write_array_header_2_0(buffer, header)
+    return buffer.getvalue() + data
+
+
+@pytest.mark.parametrize("version", [(1, 0), (2, 0)])
+def test_load_refuses_a_header_claiming_more_than_the_member_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: tuple[int, int]
+) -> None:
+    # Regression: np.lib.format.read_array allocated the array its header described (here 8 GB)
+    # before finding the data missing.
+    path = tmp_path / "hostile.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("__python_scalars__.npy", _npy_bytes((0,), b""))
+        z.writestr("weights.npy", _npy_bytes((1_000_000_000,), b"\0" * 16, version))
+    read_sizes: list[int] = []
+    real_read_array = serialization.np.lib.format.read_array
+
+    def spy(fp, *args, **kwargs):
+        array = real_read_array(fp, *args, **kwargs)
+        read_sizes.append(array.nbytes)
+        return array
+
+    monkeypatch.setattr(serialization.np.lib.format, "read_array", spy)
+    with pytest.raises(ValueError, match=r"hostile\.npz .*key 'weights'.*claims .*8000000000 bytes.*only 16 bytes"):
+        minigrad.load(path)
+    assert all(size == 0 for size in read_sizes)  # the scalars list at most: weights were never read
+
+
+def test_load_refuses_a_stored_member_larger_than_the_file(tmp_path: Path) -> None:
+    # A zip directory that lies about a member's size as well as its .npy header.
+    path = tmp_path / "liar.npz"
+    minigrad.save({"w": np.ones(4)}, path)
+    data = bytearray(path.read_bytes())
+    entry = data.index(b"PK\x01\x02")  # central directory entries: sizes at +20, name at +46
+    while not data[entry + 46 :].startswith(b"w.npy"):
+        entry = data.index(b"PK\x01\x02", entry + 4)
+    data[entry + 20 : entry + 28] = (2**31).to_bytes(4, "little") * 2  # compressed and uncompressed sizes
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as z:
+        assert z.getinfo("w.npy").file_size == 2**31
+    with pytest.raises(ValueError, match=r"liar\.npz .*key 'w'"):
+        minigrad.load(path)
+
+
+def test_load_still_reads_compressed_npz(tmp_path: Path) -> None:
+    path = tmp_path / "c.npz"
+    np.savez_compressed(path, **{"w": np.zeros((50, 50)), "__python_scalars__": np.asarray([], dtype=str)})
+    np.testing.assert_array_equal(minigrad.load(path)["w"], np.zeros((50, 50)))

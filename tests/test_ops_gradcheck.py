@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from minigrad import Function, GradcheckError, Tensor, gradcheck, ops
+from minigrad import Function, GradcheckError, Tensor, gradcheck, ops, to_numpy
 from minigrad import functional as F
+from tests import fake_cupy
 
 CHECK = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -727,3 +728,164 @@ def test_gradcheck_rejects_a_nonzero_gradient_from_an_empty_output() -> None:
 
     with pytest.raises(GradcheckError):
         gradcheck(lambda a: Leaky.apply(a), [uniform(np.random.default_rng(15), (3,))])
+
+
+# ----- sin, cos, softplus, log-sigmoid, binary cross-entropy on logits ------------------------------
+
+_NEW_UNARY = {
+    "sin": (lambda x: x.sin(), np.sin),
+    "cos": (lambda x: x.cos(), np.cos),
+    "F.sin": (F.sin, np.sin),
+    "F.cos": (F.cos, np.cos),
+    "softplus": (F.softplus, lambda v: np.logaddexp(0.0, v)),
+    "softplus-beta2": (lambda x: F.softplus(x, beta=2.0), lambda v: np.logaddexp(0.0, 2.0 * v) / 2.0),
+    "softplus-beta0.5": (lambda x: F.softplus(x, beta=0.5), lambda v: np.logaddexp(0.0, 0.5 * v) / 0.5),
+    "log_sigmoid": (F.log_sigmoid, lambda v: -np.logaddexp(0.0, -v)),
+}
+
+
+@CHECK
+@given(shapes, seeds, st.sampled_from(sorted(_NEW_UNARY)), st.sampled_from([3.0, 40.0]))
+def test_sin_cos_softplus_log_sigmoid(shape, seed: int, name: str, scale: float) -> None:
+    fn, ref = _NEW_UNARY[name]
+    a = uniform(np.random.default_rng(seed), shape, -scale, scale)  # 40: far into the saturated tails
+    np.testing.assert_allclose(fn(a).data, ref(a.data), rtol=1e-12, atol=1e-300)
+    check(fn, a)
+
+
+def test_softplus_and_log_sigmoid_are_stable_for_huge_inputs() -> None:
+    x = leaf(np.array([-1e4, -50.0, 0.0, 50.0, 1e4]))
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        sp, ls = F.softplus(x), F.log_sigmoid(x)
+        (sp.sum() + ls.sum()).backward()
+    np.testing.assert_allclose(sp.data, np.logaddexp(0.0, x.data), rtol=1e-15)
+    np.testing.assert_allclose(ls.data, -np.logaddexp(0.0, -x.data), rtol=1e-15)
+    assert sp.data[-1] == 1e4 and ls.data[0] == -1e4
+    sigmoid = 1 / (1 + np.exp(-np.clip(x.data, -700, 700)))
+    np.testing.assert_allclose(x.grad, sigmoid + (1 - sigmoid), rtol=1e-15)  # d softplus + d log sigmoid
+    for bad in (0.0, -1.0, True):
+        with pytest.raises(ValueError, match="beta"):
+            F.softplus(x, beta=bad)
+
+
+@CHECK
+@given(shapes, seeds, st.sampled_from(["mean", "sum", "none"]), st.booleans())
+def test_binary_cross_entropy_with_logits(shape, seed: int, reduction: str, target_grad: bool) -> None:
+    rng = np.random.default_rng(seed)
+    logits = uniform(rng, shape, -6, 6)
+    targets = uniform(rng, shape, 0.0, 1.0) if target_grad else Tensor(rng.uniform(0.0, 1.0, shape))
+    p = 1 / (1 + np.exp(-logits.data))
+    elementwise = -(targets.data * np.log(p) + (1 - targets.data) * np.log(1 - p))
+    expected = {"mean": elementwise.mean(), "sum": elementwise.sum(), "none": elementwise}[reduction]
+    out = F.binary_cross_entropy_with_logits(logits, targets, reduction=reduction)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10)
+    check(lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction=reduction), logits, targets)
+
+
+def test_binary_cross_entropy_with_logits_is_stable_for_huge_logits() -> None:
+    logits = leaf(np.array([-1e4, -100.0, 0.0, 100.0, 1e4]))
+    targets = np.array([1.0, 0.0, 0.5, 1.0, 0.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+        loss.sum().backward()
+    np.testing.assert_allclose(loss.data, [1e4, np.log1p(np.exp(-100.0)), np.log(2), np.log1p(np.exp(-100.0)), 1e4])
+    np.testing.assert_allclose(logits.grad, [-1.0, 0.0, 0.0, 0.0, 1.0], atol=1e-40)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_binary_cross_entropy_with_logits_matches_torch(dtype, reduction: str) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(16)
+    x = (rng.standard_normal((7, 3)) * 30).astype(dtype)  # some logits far into the tails
+    t = rng.uniform(0.0, 1.0, (7, 3)).astype(dtype)
+    t[0] = [0.0, 1.0, 1.0]
+    ours_x, ours_t = Tensor(x, requires_grad=True), Tensor(t, requires_grad=True)
+    loss = F.binary_cross_entropy_with_logits(ours_x, ours_t, reduction=reduction)
+    tx, tt = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    tloss = torch.nn.functional.binary_cross_entropy_with_logits(tx, tt, reduction=reduction)
+    g = rng.standard_normal(loss.shape).astype(dtype)
+    loss.backward(g)
+    tloss.backward(torch.tensor(g))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert loss.dtype == dtype
+    np.testing.assert_allclose(loss.data, tloss.detach().numpy(), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(ours_x.grad, tx.grad.numpy(), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(ours_t.grad, tt.grad.numpy(), rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("name", ["softplus", "log_sigmoid", "sin", "cos"])
+def test_new_functions_match_torch(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-60, 60, 49).astype(np.float32)
+    ours = Tensor(x, requires_grad=True)
+    out = getattr(F, name)(ours)
+    tx = torch.tensor(x, requires_grad=True)
+    tfn = {
+        "softplus": torch.nn.functional.softplus,
+        "log_sigmoid": torch.nn.functional.logsigmoid,
+        "sin": torch.sin,
+        "cos": torch.cos,
+    }[name]
+    tout = tfn(tx)
+    out.sum().backward()
+    tout.sum().backward()
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(ours.grad, tx.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda x: F.binary_cross_entropy_with_logits(x, np.zeros(3)), ValueError, r"targets of shape \(3,\)"),
+        (lambda x: F.binary_cross_entropy_with_logits(x, np.zeros((2, 3)), "max"), ValueError, "reduction"),
+        (lambda x: F.binary_cross_entropy_with_logits(x[:0], np.zeros((0, 3))), ValueError, "empty batch"),
+        (lambda x: F.binary_cross_entropy_with_logits(Tensor([[1, 2]]), [[0, 1]]), TypeError, "floating point"),
+        (lambda x: F.binary_cross_entropy_with_logits(x, "ones"), TypeError, "target must be"),
+    ],
+    ids=["shape", "reduction", "empty", "integer-logits", "string-targets"],
+)
+def test_binary_cross_entropy_with_logits_checks(call, error, message) -> None:
+    with pytest.raises(error, match=message):
+        call(leaf(np.zeros((2, 3))))
+
+
+def test_binary_cross_entropy_with_logits_casts_constant_targets() -> None:
+    x = Tensor(np.zeros((2, 2), dtype=np.float32), requires_grad=True)
+    for targets in ([[1, 0], [0, 1]], np.array([[True, False], [False, True]]), np.eye(2), Tensor(np.eye(2))):
+        loss = F.binary_cross_entropy_with_logits(x, targets)
+        assert loss.dtype == np.float32
+        assert loss.item() == pytest.approx(np.log(2))
+
+
+def test_new_functions_run_on_the_device_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No hard-coded NumPy call, no host array mixed in, no read back to the host: the same values
+    # and gradients as on the host.
+    rng = np.random.default_rng(17)
+    x_host, t_host = rng.standard_normal((4, 3)) * 20, rng.uniform(0, 1, (4, 3))
+
+    def run(to_device: bool) -> tuple[Tensor, Tensor]:
+        x = Tensor(x_host, requires_grad=True)
+        t = Tensor(t_host)
+        if to_device:
+            x, t = x.to("gpu"), t.to("gpu")
+        loss = (
+            F.softplus(x, beta=2.0).sum()
+            + F.log_sigmoid(x).sum()
+            + x.sin().sum()
+            + F.cos(x).sum()
+            + F.binary_cross_entropy_with_logits(x, t)
+            + F.binary_cross_entropy_with_logits(x, [[1, 0, 1]] * 4, reduction="sum")
+            + F.mse_loss(x, t, reduction="sum")
+            + F.cross_entropy(x, [0, 2, 1, 1])
+        )
+        loss.backward()
+        return loss, x
+
+    expected_loss, expected_x = run(False)
+    fake_cupy.install(monkeypatch)
+    loss, x = run(True)
+    assert fake_cupy.host_reads == []
+    assert loss.device == "gpu" and x.grad.__class__ is fake_cupy.DeviceArray
+    np.testing.assert_allclose(to_numpy(loss.data), expected_loss.data, rtol=1e-12)
+    np.testing.assert_allclose(to_numpy(x.grad), expected_x.grad, rtol=1e-12)

@@ -1,9 +1,10 @@
 """Every op of minigrad, one small :class:`~minigrad.autograd.Function` subclass each.
 
-- :mod:`.arithmetic`: element-wise maths, casts, matmul
+- :mod:`.arithmetic`: element-wise maths (sin, cos, sigmoid, softplus, log-sigmoid, ...), casts, matmul
 - :mod:`.reduction`: sum, mean, max over axes
 - :mod:`.shape`: reshape, transpose, indexing, concatenate, stack
 - :mod:`.activation`: ReLU, leaky ReLU, softmax, log-softmax, cross-entropy, linear
+- :mod:`.loss`: binary cross-entropy on logits
 - :mod:`.conv`: 2-d convolution, max and average pooling
 - :mod:`.resample`: nearest-neighbour upsampling, constant padding
 """
@@ -13,9 +14,11 @@ from minigrad.ops.arithmetic import (
     Abs,
     Add,
     Cast,
+    Cos,
     Div,
     Exp,
     Log,
+    LogSigmoid,
     MatMul,
     Maximum,
     Mul,
@@ -23,12 +26,15 @@ from minigrad.ops.arithmetic import (
     Pow,
     PowScalar,
     Sigmoid,
+    Sin,
+    Softplus,
     Sqrt,
     Sub,
     Tanh,
     Where,
 )
 from minigrad.ops.conv import AvgPool2d, Conv2d, MaxPool2d
+from minigrad.ops.loss import BinaryCrossEntropyWithLogits
 from minigrad.ops.reduction import Max, Mean, Sum
 from minigrad.ops.resample import Pad2d, UpsampleNearest2d
 from minigrad.ops.shape import Concatenate, GetItem, Reshape, Stack, Transpose
@@ -37,9 +43,11 @@ __all__ = [
     "Abs",
     "Add",
     "AvgPool2d",
+    "BinaryCrossEntropyWithLogits",
     "Cast",
     "Concatenate",
     "Conv2d",
+    "Cos",
     "CrossEntropy",
     "Div",
     "Exp",
@@ -48,6 +56,7 @@ __all__ = [
     "Linear",
     "Log",
     "LogSoftmax",
+    "LogSigmoid",
     "MatMul",
     "Max",
     "MaxPool2d",
@@ -61,7 +70,9 @@ __all__ = [
     "ReLU",
     "Reshape",
     "Sigmoid",
+    "Sin",
     "Softmax",
+    "Softplus",
     "Sqrt",
     "Stack",
     "Sub",

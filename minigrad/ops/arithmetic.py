@@ -1,4 +1,5 @@
-"""Element-wise ops: arithmetic, powers, exp/log/sqrt, maximum/where, casts, matmul.
+"""Element-wise ops: arithmetic, powers, exp/log/sqrt, sin/cos, sigmoid/softplus/log-sigmoid, maximum/where,
+casts, matmul.
 
 Each backward returns gradients at the broadcast output shape; the engine sums them back to
 each input's shape. ``self.needs_input_grad`` lets an op skip gradients nobody asked for.
@@ -152,17 +153,76 @@ class Tanh(Function):
         return g * (1 - self.out * self.out)
 
 
+def stable_sigmoid(a: Any) -> Any:
+    """1 / (1 + e^−a) without overflow: e^−|a| <= 1 is the only exponential taken."""
+    xp = get_array_module(a)
+    e = xp.exp(-abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
 class Sigmoid(Function):
     """1 / (1 + e^−a), computed without overflow for large |a|."""
 
     def forward(self, a: Any) -> Any:
-        xp = get_array_module(a)
-        e = xp.exp(-abs(a))  # e <= 1, so no overflow either way
-        self.out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
+        self.out = stable_sigmoid(a)
         return self.out
 
     def backward(self, g: Any) -> Any:
         return g * self.out * (1 - self.out)
+
+
+class Softplus(Function):
+    """(1/β)·log(1 + e^(β·a)), as max(z, 0) + log1p(e^−|z|) for z = β·a: exact and finite for any |a|.
+
+    Its derivative is sigmoid(β·a). PyTorch switches to the identity above a threshold; this
+    form needs none (for large z, log1p(e^−|z|) underflows to 0 by itself).
+    """
+
+    def __init__(self, beta: float = 1.0) -> None:
+        self.beta = beta
+
+    def forward(self, a: Any) -> Any:
+        xp = get_array_module(a)
+        self.z = a if self.beta == 1 else a * self.beta
+        out = xp.maximum(self.z, 0) + xp.log1p(xp.exp(-abs(self.z)))
+        return out if self.beta == 1 else out / self.beta
+
+    def backward(self, g: Any) -> Any:
+        return g * stable_sigmoid(self.z)
+
+
+class LogSigmoid(Function):
+    """log sigmoid(a) = min(a, 0) − log1p(e^−|a|): finite for any |a| (log of 1/(1 + e^−a) is not)."""
+
+    def forward(self, a: Any) -> Any:
+        xp = get_array_module(a)
+        self.a = a
+        return xp.minimum(a, 0) - xp.log1p(xp.exp(-abs(a)))
+
+    def backward(self, g: Any) -> Any:
+        return g * stable_sigmoid(-self.a)  # d/da log sigmoid(a) = 1 − sigmoid(a) = sigmoid(−a)
+
+
+class Sin(Function):
+    """Sine (radians)."""
+
+    def forward(self, a: Any) -> Any:
+        self.a = a
+        return get_array_module(a).sin(a)
+
+    def backward(self, g: Any) -> Any:
+        return g * get_array_module(g).cos(self.a)
+
+
+class Cos(Function):
+    """Cosine (radians)."""
+
+    def forward(self, a: Any) -> Any:
+        self.a = a
+        return get_array_module(a).cos(a)
+
+    def backward(self, g: Any) -> Any:
+        return -g * get_array_module(g).sin(self.a)
 
 
 class Maximum(Function):
@@ -213,6 +273,15 @@ class MatMul(Function):
     """Matrix product ``a @ b`` with NumPy's rules (1-d operands, batched leading dims)."""
 
     def forward(self, a: Any, b: Any) -> Any:
+        # Function.apply puts the op's name and both shapes in front of these messages.
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("matmul needs operands of at least one dimension each")
+        inner_a, inner_b = a.shape[-1], b.shape[0 if b.ndim == 1 else -2]
+        if inner_a != inner_b:
+            raise ValueError(
+                f"the last dimension of the first ({inner_a}) must equal the "
+                f"{'length' if b.ndim == 1 else 'second-to-last dimension'} of the second ({inner_b})"
+            )
         self.a, self.b = a, b
         return a @ b
 
