@@ -1,7 +1,10 @@
-"""Layers and models built on the minigrad engine: Module and parameter discovery, the layers, the papers' models."""
+"""Layers and models built on the minigrad engine: Module and parameter discovery, the layers, weight
+initialisation (:mod:`layers.init`), the papers' models."""
 
+from layers import init
 from layers.basic import (
     AvgPool2d,
+    BCEWithLogitsLoss,
     CaffePool2d,
     Conv2d,
     CrossEntropyLoss,
@@ -36,6 +39,7 @@ __all__ = [
     "MLP",
     "MODELS",
     "AvgPool2d",
+    "BCEWithLogitsLoss",
     "CaffeCifar10",
     "CaffeCifar10Quick",
     "CaffeLeNet",
@@ -60,4 +64,5 @@ __all__ = [
     "WameCifarNet",
     "WameMnistNet",
     "WithinChannelLRN",
+    "init",
 ]

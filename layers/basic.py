@@ -2,38 +2,38 @@
 
 Weights start as PyTorch's defaults do: U(−1/√fan_in, 1/√fan_in) for weights and biases
 (Kaiming-uniform with a = √5), drawn on the host from minigrad's seeded NumPy generator so a
-model starts identically on CPU and GPU.
+model starts identically on CPU and GPU; :func:`layers.init.initialize` re-draws them with the
+papers' schemes. Layers with parameters take ``dtype=`` (float32 by default).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from layers.module import Module, as_tensor
+from layers import init
+from layers.module import Module, as_tensor, float_dtype
 from minigrad import Parameter, Tensor
 from minigrad import functional as F
-from minigrad import random as mrandom
 
 IntPair = int | tuple[int, int]
 
 
-def _uniform(shape: tuple[int, ...], bound: float) -> Parameter:
-    rng = mrandom.generator(np)
-    return Parameter(rng.uniform(-bound, bound, size=shape).astype(np.float32))
+def _torch_default(shape: tuple[int, ...], fan_in: int, dtype: np.dtype) -> Parameter:
+    return init.torch_default_(Parameter(np.zeros(shape, dtype=dtype)), fan_in=fan_in)
 
 
 class Linear(Module):
     """y = x Wᵀ + b, W of shape (out_features, in_features)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
-        self.in_features, self.out_features = in_features, out_features
-        bound = 1.0 / math.sqrt(in_features)
-        self.weight = _uniform((out_features, in_features), bound)
-        self.bias = _uniform((out_features,), bound) if bias else None
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float32) -> None:
+        self.in_features = F.positive_int(in_features, "Linear: in_features")
+        self.out_features = F.positive_int(out_features, "Linear: out_features")
+        dtype = float_dtype(dtype, "Linear")
+        self.weight = _torch_default((out_features, in_features), in_features, dtype)
+        self.bias = _torch_default((out_features,), in_features, dtype) if bias else None
 
     def forward(self, x: Any) -> Tensor:
         """Apply the affine map to x of shape (N, in_features)."""
@@ -54,13 +54,18 @@ class Conv2d(Module):
         stride: IntPair = 1,
         padding: IntPair = 0,
         bias: bool = True,
+        dtype: Any = np.float32,
     ) -> None:
-        kh, kw = F.pair(kernel_size, "kernel_size")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride, self.padding = (kh, kw), F.pair(stride, "stride"), F.pair(padding, "padding")
-        bound = 1.0 / math.sqrt(in_channels * kh * kw)
-        self.weight = _uniform((out_channels, in_channels, kh, kw), bound)
-        self.bias = _uniform((out_channels,), bound) if bias else None
+        self.in_channels = F.positive_int(in_channels, "Conv2d: in_channels")
+        self.out_channels = F.positive_int(out_channels, "Conv2d: out_channels")
+        kh, kw = F.pair(kernel_size, "Conv2d: kernel_size", minimum=1)
+        self.kernel_size = (kh, kw)
+        self.stride = F.pair(stride, "Conv2d: stride", minimum=1)
+        self.padding = F.pair(padding, "Conv2d: padding")
+        dtype = float_dtype(dtype, "Conv2d")
+        fan_in = in_channels * kh * kw
+        self.weight = _torch_default((out_channels, in_channels, kh, kw), fan_in, dtype)
+        self.bias = _torch_default((out_channels,), fan_in, dtype) if bias else None
 
     def forward(self, x: Any) -> Tensor:
         """Convolve x of shape (N, in_channels, H, W)."""
@@ -77,6 +82,7 @@ class MaxPool2d(Module):
     """Max over k×k windows (stride defaults to k); ties go to the first maximum, as PyTorch."""
 
     def __init__(self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0) -> None:
+        F.pool_args(type(self).__name__, kernel_size, stride, padding)  # refuse bad settings now, not at forward
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
 
     def forward(self, x: Any) -> Tensor:
@@ -216,11 +222,25 @@ class CrossEntropyLoss(Module):
 
 
 class MSELoss(Module):
-    """Mean squared error."""
+    """Squared error, averaged (``"mean"``), summed or element-wise (``"none"``)."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = reduction
 
     def forward(self, prediction: Tensor, target: Any) -> Tensor:
-        """Mean of squared differences."""
-        return F.mse_loss(prediction, target)
+        """Mean (or summed) squared differences."""
+        return F.mse_loss(prediction, target, self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    """Binary cross-entropy of sigmoid(logits) against targets in [0, 1], computed stably from the logits."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = reduction
+
+    def forward(self, logits: Tensor, targets: Any) -> Tensor:
+        """Mean (or summed, or element-wise) binary cross-entropy."""
+        return F.binary_cross_entropy_with_logits(logits, targets, self.reduction)
 
 
 # ----- resampling, Caffe's pooling and normalisation: layers of the CIFAR and autoencoder nets -----------

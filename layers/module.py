@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
+
 from minigrad import Parameter, Tensor
-from minigrad.backend import check_device, get_array_module, to_device, unwrap
+from minigrad.backend import get_array_module, to_device, unwrap
+from minigrad.tensor import check_dtype, device_and_dtype
 
 
 def _children(value: Any, name: str) -> Iterator[tuple[str, Any]]:
@@ -106,17 +109,29 @@ class Module:
         """Set evaluation mode."""
         return self.train(False)
 
-    def to(self, device: str) -> Module:
-        """Move every parameter (and its gradient) to ``device`` in place; returns self.
+    def to(self, device_or_dtype: Any = None, dtype: Any = None) -> Module:
+        """Move every parameter (and its gradient) to a device and/or cast it to a float dtype, in place.
 
-        The Parameter objects stay the same, so an optimizer holding them keeps working; it moves
-        its own state to the parameters' device at its next step.
+        ``model.to("gpu")``, ``model.to(np.float64)``, ``model.to("gpu", np.float64)`` or
+        ``model.to(dtype=np.float64)``; returns self. The Parameter objects stay the same, so an
+        optimizer holding them keeps working; it moves its own state to the parameters' device at
+        its next step.
         """
-        check_device(device)
+        device, dtype = device_and_dtype(device_or_dtype, dtype)
+        if device is None and dtype is None:
+            raise TypeError("to() needs a device ('cpu', 'gpu') or a dtype (e.g. np.float64)")
+        if dtype is not None:
+            dtype = float_dtype(dtype, f"{type(self).__name__}.to()")
         for p in self.parameters():
-            p.data = to_device(p.data, device)
-            if p.grad is not None:
-                p.grad = to_device(p.grad, device)
+            for attr in ("data", "grad"):
+                array = getattr(p, attr)
+                if array is None:
+                    continue
+                if device is not None:
+                    array = to_device(array, device)
+                if dtype is not None:
+                    array = array.astype(dtype, copy=False)
+                setattr(p, attr, array)
         return self
 
     def zero_grad(self) -> None:
@@ -161,6 +176,14 @@ class Module:
     def extra_repr(self) -> str:
         """The module's own settings, for ``repr``."""
         return ""
+
+
+def float_dtype(dtype: Any, where: str) -> np.dtype:
+    """``dtype`` as a NumPy dtype if it is a floating-point type (what parameters need), else a TypeError."""
+    dtype = check_dtype(dtype, where)
+    if dtype.kind != "f":
+        raise TypeError(f"{where}: parameters need a floating-point dtype (e.g. np.float32), got {dtype}")
+    return dtype
 
 
 def as_tensor(x: Any) -> Tensor:
