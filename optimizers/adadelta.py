@@ -5,23 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import Parameter
-from optimizers.base import (
-    Optimizer,
-    ParamsLike,
-    ScheduleLike,
-    check_nonnegative,
-    check_positive,
-    check_unit_interval,
-    with_weight_decay,
-)
+from optimizers.base import Optimizer, ParamsLike, ScheduleLike
+from optimizers.validation import nonnegative, positive, unit_interval
 
 
 class AdaDelta(Optimizer):
     """AdaDelta: Zeiler (2012), Algorithm 1 (lines 4–7), with torch.optim.Adadelta's optional rate.
 
-    With ρ the decay, λ the weight decay and t_k = lr·s(k)::
+    With ρ the decay, g the gradient with weight decay and t_k = lr·s(k)::
 
-        g ← ∇L(θ) + λ·θ
         E[g²] ← ρ·E[g²] + (1 − ρ)·g²
         Δx ← −(√(E[Δx²] + ε) / √(E[g²] + ε))·g      (E[Δx²] of the previous step)
         E[Δx²] ← ρ·E[Δx²] + (1 − ρ)·Δx²
@@ -30,34 +22,21 @@ class AdaDelta(Optimizer):
     ε sits inside both square roots, as in the paper. The paper has no rate: lr = 1 (the
     default) is Algorithm 1 exactly; another lr is torch's variant, which scales the step but
     still accumulates the unscaled Δx. Defaults ρ = 0.95, ε = 1e-6 are the paper's experiments
-    (torch's ρ is 0.9). ε > 0 is required: with ε = 0 the first Δx is 0 and never grows.
+    (torch.optim.Adadelta: ρ = 0.9). ε > 0 is required: with ε = 0 the first Δx is 0 and never grows.
     """
 
-    def __init__(
-        self,
-        params: ParamsLike,
-        lr: float = 1.0,
-        rho: float = 0.95,
-        eps: float = 1e-6,
-        weight_decay: float = 0.0,
-        schedule: ScheduleLike | str | None = None,
-    ) -> None:
-        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay}, schedule)
+    hyperparameters = {"lr": nonnegative, "rho": unit_interval, "eps": positive, "weight_decay": nonnegative}
 
-    def validate_group(self, group: dict[str, Any]) -> None:
-        """lr ≥ 0, rho in [0, 1), eps > 0, weight_decay ≥ 0."""
-        check_nonnegative("lr", group["lr"])
-        check_unit_interval("rho", group["rho"])
-        check_positive("eps", group["eps"])
-        check_nonnegative("weight_decay", group["weight_decay"])
+    def __init__(self, params: ParamsLike, lr: float = 1.0, rho: float = 0.95, eps: float = 1e-6,
+                 weight_decay: float = 0.0, schedule: ScheduleLike | str | None = None) -> None:
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay), schedule)
 
-    def init_state(self, p: Parameter) -> dict[str, Any]:
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         """E[g²] and E[Δx²], zeros like the parameter."""
         return {"square_avg": p.xp.zeros_like(p.data), "acc_delta": p.xp.zeros_like(p.data)}
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """E[g²] ← ρE[g²] + (1−ρ)g²; Δx ← −RMS[Δx]/RMS[g]·g; E[Δx²] ← ρE[Δx²] + (1−ρ)Δx²; θ ← θ + t·Δx."""
-        g = with_weight_decay(p, g, group["weight_decay"])
         rho, eps, sqrt = group["rho"], group["eps"], p.xp.sqrt
         Eg2, Edx2 = state["square_avg"], state["acc_delta"]
         Eg2 *= rho

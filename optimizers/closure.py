@@ -26,11 +26,11 @@ A closure has the signature ``closure(need_grad: bool = True) -> float`` and
    ``numpy.float64``, i.e. a Python float, on the CPU; ``float(...)`` reads it from the GPU),
    **computed by summing the per-sample losses in float64**. Ravaut & Gorti's second difference
    f(η+2ε) + f(η−2ε) − 2f(η) is about 4ε²·f″ ≈ 1e-10 of the loss at ε = 1e-5: a float32 mean
-   (one ulp ≈ 6e-8 of the loss) turns it into rounding noise, which is exactly 0 in 10–30 % of
-   the steps. Compute per-sample losses (``F.cross_entropy(logits, y, reduction="none")``) and
-   let :func:`loss_closure` sum them in float64.
+   (one ulp ≈ 6e-8 of the loss) turns it into rounding noise, often exactly 0
+   (docs/optimizers/learned-rate.md). Compute per-sample losses
+   (``F.cross_entropy(logits, y, reduction="none")``) and let :func:`loss_closure` sum them in float64.
    The sum alone is not enough: the probe *points* and the forward pass must be float64 too,
-   which is why optimizers probe with float64 ``p.data`` (point 1; measured in
+   which is why optimizers probe with float64 ``p.data`` (point 1; see
    :class:`optimizers.ravaut.RavautSecondOrder`).
 
 ``step(closure)`` calls the closure itself (``closure()``, i.e. with a gradient) at the current
@@ -151,6 +151,10 @@ def evaluate_at(
         grads: list[Any] = []
         if need_grad:
             grads = [p.grad if p.grad is not None else p.xp.zeros_like(v) for p, v in zip(params, values)]
+            for i, (g, v) in enumerate(zip(grads, values)):
+                if tuple(g.shape) != tuple(v.shape):
+                    raise ValueError(f"the closure's .grad of parameter {i} has shape {tuple(g.shape)} "
+                                     f"but the parameter has shape {tuple(v.shape)}")
     finally:
         for p, (data, grad) in zip(params, saved):
             p.data, p.grad = data, grad

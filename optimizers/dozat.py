@@ -38,26 +38,12 @@ from typing import Any
 
 from minigrad import Parameter
 from optimizers.adam import warming
-from optimizers.base import (
-    Optimizer,
-    ParamsLike,
-    ScheduleLike,
-    check_bool,
-    check_choice,
-    check_nonnegative,
-    check_unit_interval,
-    lazy_zeros,
-    with_weight_decay,
-)
-from optimizers.closure import Closure, check_probe_dtype, require_closure
+from optimizers.base import Optimizer, ParamsLike, ScheduleLike
+from optimizers.closure import PROBE_DTYPES, Closure, require_closure
 from optimizers.esgd import random_hessian_products
+from optimizers.validation import boolean, choice, count, nonnegative, optional, positive, unit_interval
 
-MOMENTA = ("none", "classical", "nesterov")
-ACCUMULATORS = ("none", "sum", "mean")
-MOMENTUM_ACCUMULATORS = ("sum", "mean")
-NORMS = (1, 2, math.inf)
 DECAY_SCHEDULES = ("constant", "bias_correction", "true_mean", "sutskever", "nadam")
-CURVATURES = ("gradient", "equilibrated")
 NADAM_PSI = 0.004  # 1/250, the period of Dozat's warming schedule
 
 
@@ -109,13 +95,28 @@ class Dozat(Optimizer):
       those samples. The optimizer then needs a closure: ``opt.step(closure)``. ε then plays
       ESGD's damping λ and must be set like it (e.g. ε = 0.03, lr = 0.02 on LeNet-5): weights
       into ReLUs that are dead on the sampled minibatch get H·u = 0 exactly, and with ε = 1e-8
-      their steps are lr·m/1e-8 (measured: LeNet-5 diverges within 5 steps at the defaults).
+      their steps are lr·m/1e-8 (what that does to LeNet-5: docs/optimizers/dozat.md).
 
-    ε sits outside the root, as Algorithm 1 prints it. t is the parameter's own step count.
+    ε sits outside the root, as Algorithm 1 prints it. It must be > 0 wherever v̄ is divided by,
+    except for the max form (``norm=inf``) with gradient curvature: there ε = 0 is Adamax's
+    Algorithm 2, and as in :class:`~optimizers.adam.Adamax` a weight whose v̄ is 0 does not move.
+    t is the parameter's own step count.
     Defaults follow the paper's findings (§4.3–§6): NAG with unscaled gradients, decaying means
     with bias correction for both μ = 0.9 and ν = 0.9, the L2 norm, α = 0.002 (the rate the L2
     variants preferred), ε = 1e-8: Nadam as Dozat's own code runs it, with ε outside the root.
     """
+
+    hyperparameters = {
+        "lr": nonnegative, "momentum": choice("none", "classical", "nesterov"), "mu": unit_interval,
+        "mu_schedule": choice(*DECAY_SCHEDULES), "scaled": boolean, "momentum_accumulator": choice("sum", "mean"),
+        "accumulator": choice("none", "sum", "mean"), "norm": choice(1, 2, math.inf, aliases={"inf": math.inf,
+        "max": math.inf}), "nu": unit_interval, "nu_schedule": choice(*DECAY_SCHEDULES), "eps": nonnegative,
+        "curvature": choice("gradient", "equilibrated"), "curvature_every": count, "hvp_r": optional(positive),
+        "probe_dtype": choice(*PROBE_DTYPES), "weight_decay": nonnegative,
+    }
+    # One H·u over all parameters per draw: its settings cannot differ between groups.
+    shared = ("curvature", "curvature_every", "hvp_r", "probe_dtype")
+    shared_reason = "draws curvature for all parameters at once"
 
     def __init__(
         self,
@@ -138,43 +139,35 @@ class Dozat(Optimizer):
         weight_decay: float = 0.0,
         schedule: ScheduleLike | str | None = None,
     ) -> None:
-        defaults = {"lr": lr, "momentum": momentum, "mu": mu, "mu_schedule": mu_schedule, "scaled": scaled,
-                    "momentum_accumulator": momentum_accumulator, "accumulator": accumulator, "norm": norm,
-                    "nu": nu, "nu_schedule": nu_schedule, "eps": eps, "curvature": curvature,
-                    "curvature_every": curvature_every, "hvp_r": hvp_r, "probe_dtype": probe_dtype,
-                    "weight_decay": weight_decay}
+        defaults = dict(lr=lr, momentum=momentum, mu=mu, mu_schedule=mu_schedule, scaled=scaled,
+                        momentum_accumulator=momentum_accumulator, accumulator=accumulator, norm=norm, nu=nu,
+                        nu_schedule=nu_schedule, eps=eps, curvature=curvature, curvature_every=curvature_every,
+                        hvp_r=hvp_r, probe_dtype=probe_dtype, weight_decay=weight_decay)
         super().__init__(params, defaults, schedule)
-        self.needs_closure = any(g["curvature"] == "equilibrated" for g in self.param_groups)
+        self.needs_closure = self.param_groups[0]["curvature"] == "equilibrated"
         self.steps = 0  # step() calls, which decide when to draw H·u
 
     def validate_group(self, group: dict[str, Any]) -> None:
-        """Every switch one of its values; lr, eps, weight_decay ≥ 0; mu, nu in [0, 1)."""
-        check_choice("curvature", group["curvature"], CURVATURES)
-        k = group["curvature_every"]
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"curvature_every must be an int >= 1, got {k!r}")
-        check_probe_dtype(group["probe_dtype"])
-        # One H·u over all parameters per draw: its settings cannot differ between groups.
-        for key in ("curvature", "curvature_every", "hvp_r", "probe_dtype"):
-            if self.param_groups and group[key] != self.param_groups[0][key]:
-                raise ValueError(f"Dozat draws curvature for all parameters at once: {key} differs between groups")
-        for name in ("lr", "eps", "weight_decay"):
-            check_nonnegative(name, group[name])
-        check_unit_interval("mu", group["mu"])
-        check_unit_interval("nu", group["nu"])
-        check_choice("momentum", group["momentum"], MOMENTA)
-        check_choice("momentum_accumulator", group["momentum_accumulator"], MOMENTUM_ACCUMULATORS)
-        check_choice("accumulator", group["accumulator"], ACCUMULATORS)
-        if group["norm"] in ("inf", "max"):  # the name, as a command line may give it
-            group["norm"] = math.inf
-        check_choice("norm", group["norm"], NORMS)
-        check_choice("mu_schedule", group["mu_schedule"], DECAY_SCHEDULES)
-        check_choice("nu_schedule", group["nu_schedule"], DECAY_SCHEDULES)
-        check_bool("scaled", group["scaled"])
+        """eps > 0 wherever the rule divides by v̄ = v^(1/p) + ε and v can be 0 while g is not (see above)."""
+        divides = group["accumulator"] != "none"
+        adamax_like = group["norm"] == math.inf and group["curvature"] == "gradient"
+        if divides and not adamax_like:
+            positive("eps", group["eps"])
 
-    def init_state(self, p: Parameter) -> dict[str, Any]:
-        """The running products P of the "nadam" schedules (Python floats; m and v are made when used)."""
-        return {"mu_product": 1.0, "nu_product": 1.0}
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        """The running products P of the "nadam" schedules (Python floats), v and m as the switches need them.
+
+        With the "equilibrated" source also the number of curvature samples folded into v.
+        """
+        zeros = p.xp.zeros_like
+        state: dict[str, Any] = {"mu_product": 1.0, "nu_product": 1.0}
+        if group["accumulator"] != "none":
+            state["v"] = zeros(p.data)
+        if group["momentum"] != "none":
+            state["m"] = zeros(p.data)
+        if group["curvature"] == "equilibrated":
+            state["samples"] = 0
+        return state
 
     def step(self, closure: Closure | None = None) -> Any:
         """Algorithm 1 for every parameter; with the "equilibrated" source, draw H·u every k steps first."""
@@ -185,11 +178,12 @@ class Dozat(Optimizer):
         loss = closure()
         self.steps += 1
         if (self.steps - 1) % first["curvature_every"] == 0:
-            params = [p for g in self.param_groups for p in g["params"]]
-            for p, hu in zip(params, random_hessian_products(closure, params, first["hvp_r"], first["probe_dtype"])):
-                state = self.state_for(p)
+            pairs = [(p, g) for g in self.param_groups for p in g["params"]]
+            products = random_hessian_products(closure, [p for p, _ in pairs], first["hvp_r"], first["probe_dtype"])
+            for (p, group), hu in zip(pairs, products):
+                state = self.state_for(p, group)
                 state["curvature"] = hu  # consumed by the next update of p
-                state["samples"] = state.get("samples", 0) + 1
+                state["samples"] += 1
         super().step()
         return loss
 
@@ -212,15 +206,14 @@ class Dozat(Optimizer):
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """One pass of Algorithm 1's loop body for one parameter."""
-        g = with_weight_decay(p, g, group["weight_decay"])
         xp, t, norm, scaled = p.xp, state["step"], group["norm"], group["scaled"]
         step_size = self.rate(group)  # α_t, becomes α_t / v̄_t with an accumulator
         if group["accumulator"] != "none":
             if group["curvature"] == "gradient":
                 h, t_h = g, t
             else:  # H·u, folded in once per draw; between draws v stays as it is
-                h, t_h = state.pop("curvature", None), state.get("samples", 0)
-            v = lazy_zeros(state, "v", p.data)
+                h, t_h = state.pop("curvature", None), state["samples"]
+            v = state["v"]
             if h is not None:
                 nu = 1.0 if group["accumulator"] == "sum" else self.decay(group, "nu", t_h, state)[0]
                 if norm == math.inf:
@@ -228,14 +221,18 @@ class Dozat(Optimizer):
                 else:
                     v *= nu
                     v += (1.0 if group["accumulator"] == "sum" else 1 - nu) * (h * h if norm == 2 else xp.abs(h))
-            step_size = step_size / ((xp.sqrt(v) if norm == 2 else v) + group["eps"])
+            v_bar = (xp.sqrt(v) if norm == 2 else v) + group["eps"]
+            if group["eps"]:
+                step_size = step_size / v_bar
+            else:  # the max form with ε = 0 (Adamax): no step where v̄ = 0, and v̄ floored elsewhere
+                step_size = xp.where(v_bar > 0, step_size / xp.maximum(v_bar, float(xp.finfo(v.dtype).tiny)), 0)
         g_t = step_size * g if scaled else g
         if group["momentum"] == "none":
             m_bar = g_t
         else:
             mu, mu_next = self.decay(group, "mu", t, state)
             w = 1.0 if group["momentum_accumulator"] == "sum" else 1 - mu
-            m = lazy_zeros(state, "m", p.data)
+            m = state["m"]
             m *= mu
             m += w * g_t
             m_bar = m if group["momentum"] == "classical" else mu_next * m + w * g_t

@@ -14,8 +14,9 @@ from typing import Any
 
 from minigrad import Parameter, no_grad
 from minigrad import random as mrandom
-from optimizers.base import Optimizer, ParamsLike, check_nonnegative, check_positive
-from optimizers.closure import Closure, check_probe_dtype, dot, evaluate_at, probe_base, require_closure
+from optimizers.base import Optimizer, ParamsLike
+from optimizers.closure import PROBE_DTYPES, Closure, check_probe_dtype, dot, evaluate_at, probe_base, require_closure
+from optimizers.validation import choice, count, nonnegative, optional, positive
 
 
 def hessian_vector_product(
@@ -38,10 +39,9 @@ def hessian_vector_product(
     computed in float64 (u^(1/3) ≈ 6e-6), whatever the training dtype; ``"param"`` uses the
     parameters' own dtype (float32: u^(1/3) ≈ 5e-3, much coarser). A ReLU or max-pool network's
     loss is only piecewise smooth, and a probe that crosses a kink turns the gradient's jump into
-    a spike of size jump/2r; the number of crossings grows with r. Measured on LeNet-5 at
-    initialisation (64 MNIST images): at the default r no coordinate differs from the product at
-    r/10; at 10·r, 212 coordinates are off by more than 10× the median |Hv|; float32 probes get
-    31,881 of 61,706 coordinates wrong. Costs two forward and backward passes.
+    a spike of size jump/2r; the number of crossings grows with r (how many, on LeNet-5, at the
+    default r, at 10·r and with float32 probes: docs/optimizers/esgd.md). Costs two forward and
+    backward passes.
 
     ``vectors`` match ``params`` in shape (any array module the parameters use). The results have
     each parameter's dtype. Afterwards every parameter holds the same array and ``.grad`` it held
@@ -59,7 +59,7 @@ def hessian_vector_product(
     if r is None:
         u = float(params[0].xp.finfo(bases[0].dtype).eps)
         r = u ** (1 / 3) * (1 + dot(bases, bases) ** 0.5) / v_norm
-    check_positive("r", r)
+    positive("r", r)
     _, plus = evaluate_at(closure, params, [b + r * v for b, v in zip(bases, vs)], need_grad=True)
     _, minus = evaluate_at(closure, params, [b - r * v for b, v in zip(bases, vs)], need_grad=True)
     return [((a - c) / (2 * r)).astype(p.dtype, copy=False) for p, a, c in zip(params, plus, minus)]
@@ -93,47 +93,30 @@ class ESGD(Optimizer):
     standard normal array per parameter in group order, in the probe dtype; every parameter is
     sampled, with or without a gradient, so all share one i.
 
-    Defaults ε = 0.02, λ = 0.03 are ours, measured on LeNet-5/MNIST (batch 64, 2 epochs: 96.7 %
-    test accuracy on 2,000 images). λ is not scale-free: the paper picks it from 1e-4, 1e-5,
-    1e-6 for its losses; with minigrad's mean cross-entropy, λ = 1e-4 sent LeNet-5 to NaN within
-    10 steps at ε = 0.01 and stalled it at ε = 0.05. Many coordinates get exactly zero curvature
-    from one minibatch (weights into ReLUs that are dead on it) while later minibatches give
-    them a gradient, so their step is ε·g/λ; and until the next sample (k steps later) D/i is a
-    single χ²₁ draw per coordinate, near 0 for some of them.
+    Defaults ε = 0.02, λ = 0.03 are minigrad's choice for LeNet-5 on MNIST at batch 64 (the runs
+    behind them: docs/optimizers/esgd.md). λ is not scale-free: the paper picks it from 1e-4,
+    1e-5, 1e-6 for its losses, which are not minigrad's mean cross-entropy. Many coordinates get
+    exactly zero curvature from one minibatch (weights into ReLUs that are dead on it) while
+    later minibatches give them a gradient, so their step is ε·g/λ; and until the next sample
+    (k steps later) D/i is a single χ²₁ draw per coordinate, near 0 for some of them. λ > 0 is
+    required for that reason. A group's ``lr_mults`` are refused.
     """
 
     needs_closure = True
+    takes_lr_mults = False
+    hyperparameters = {"lr": nonnegative, "damping": positive, "update_every": count, "hvp_r": optional(positive),
+                       "probe_dtype": choice(*PROBE_DTYPES)}
+    # One H·v over all parameters per refresh: its settings cannot differ between groups.
+    shared = ("update_every", "hvp_r", "probe_dtype")
+    shared_reason = "samples H·v for all parameters at once"
 
-    def __init__(
-        self,
-        params: ParamsLike,
-        lr: float = 0.02,
-        damping: float = 0.03,
-        update_every: int = 20,
-        hvp_r: float | None = None,
-        probe_dtype: str = "float64",
-    ) -> None:
-        defaults = {"lr": lr, "damping": damping, "update_every": update_every, "hvp_r": hvp_r,
-                    "probe_dtype": probe_dtype}
+    def __init__(self, params: ParamsLike, lr: float = 0.02, damping: float = 0.03, update_every: int = 20,
+                 hvp_r: float | None = None, probe_dtype: str = "float64") -> None:
+        defaults = dict(lr=lr, damping=damping, update_every=update_every, hvp_r=hvp_r, probe_dtype=probe_dtype)
         super().__init__(params, defaults)
         self.steps = 0
 
-    def validate_group(self, group: dict[str, Any]) -> None:
-        """lr ≥ 0, damping > 0, update_every an int ≥ 1, hvp_r None or > 0; the HVP settings shared."""
-        check_nonnegative("lr", group["lr"])
-        check_positive("damping", group["damping"])
-        k = group["update_every"]
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"update_every must be an int >= 1, got {k!r}")
-        if group["hvp_r"] is not None:
-            check_positive("hvp_r", group["hvp_r"])
-        check_probe_dtype(group["probe_dtype"])
-        # One H·v over all parameters per refresh: its settings cannot differ between groups.
-        for key in ("update_every", "hvp_r", "probe_dtype"):
-            if self.param_groups and group[key] != self.param_groups[0][key]:
-                raise ValueError(f"ESGD samples H·v for all parameters at once: {key} differs between groups")
-
-    def init_state(self, p: Parameter) -> dict[str, Any]:
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         """D, the sum of (Hv)², zeros like the parameter, and i, the number of samples in it."""
         return {"D": p.xp.zeros_like(p.data), "samples": 0}
 
@@ -148,21 +131,20 @@ class ESGD(Optimizer):
             self.sample_curvature(closure)
         with no_grad():
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state_for(p)
-                    state["step"] += 1
-                    p.data -= group["lr"] * p.grad / (p.xp.sqrt(state["D"] / state["samples"]) + group["damping"])
+                for p, g in zip(group["params"], self.gradients(group)):
+                    if g is not None:
+                        state = self.state_for(p, group)
+                        state["step"] += 1
+                        p.data -= group["lr"] * g / (p.xp.sqrt(state["D"] / state["samples"]) + group["damping"])
         return loss
 
     def sample_curvature(self, closure: Closure) -> None:
         """D ← D + (H·v)², i ← i + 1 for every parameter, with v ~ N(0, I) (the gradients are kept)."""
-        group = self.param_groups[0]
-        params = [p for g in self.param_groups for p in g["params"]]
-        products = random_hessian_products(closure, params, group["hvp_r"], group["probe_dtype"])
-        for p, hv in zip(params, products):
-            state = self.state_for(p)
+        first = self.param_groups[0]
+        pairs = [(p, group) for group in self.param_groups for p in group["params"]]
+        products = random_hessian_products(closure, [p for p, _ in pairs], first["hvp_r"], first["probe_dtype"])
+        for (p, group), hv in zip(pairs, products):
+            state = self.state_for(p, group)
             state["D"] += hv * hv
             state["samples"] += 1
 

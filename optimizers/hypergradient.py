@@ -12,8 +12,12 @@ from typing import Any
 
 from minigrad import Parameter, no_grad
 from minigrad.backend import get_array_module, to_numpy
-from optimizers.base import Optimizer, ParamsLike, check_nonnegative, check_positive, check_unit_interval
+from optimizers.base import Optimizer, ParamsLike
 from optimizers.closure import device_dot
+from optimizers.validation import boolean, nonnegative, positive, unit_interval
+
+#: The checks every hypergradient method shares.
+HYPERGRADIENT = {"lr": nonnegative, "hypergrad_lr": nonnegative, "weight_decay": nonnegative}
 
 
 def read_scalars(values: list[Any]) -> list[float]:
@@ -33,28 +37,19 @@ class _Hypergradient(Optimizer):
     ``model.layer_groups()``) its own α from its own dot product, a variant not in the paper.
     Weight decay λ is added to g before anything else, the dot product included (as in the
     authors' code). Unlike Ravaut & Gorti, nothing keeps α positive: the paper has no floor.
+    α is the rate itself, so a group's ``lr_mults`` are refused.
     """
 
+    takes_lr_mults = False
+    shared_reason = "learns one α for all parameters (pass per_group=True for one α per group)"
+
     def __init__(self, params: ParamsLike, defaults: dict[str, Any], per_group: bool = False) -> None:
-        if not isinstance(per_group, bool):
-            raise ValueError(f"per_group must be a bool, got {per_group!r}")
-        self.per_group = per_group  # read by validate_group, which the base constructor calls
+        self.per_group = boolean("per_group", per_group)
+        # With one global α every setting is shared: read by add_param_group, which the base constructor calls.
+        self.shared = () if per_group else tuple(self.hyperparameters)
         super().__init__(params, defaults)
 
-    def validate_group(self, group: dict[str, Any]) -> None:
-        """lr ≥ 0, hypergrad_lr ≥ 0, weight_decay ≥ 0; with one global α, equal settings in all groups."""
-        check_nonnegative("lr", group["lr"])
-        check_nonnegative("hypergrad_lr", group["hypergrad_lr"])
-        check_nonnegative("weight_decay", group["weight_decay"])
-        if not self.per_group and self.param_groups:
-            for key in self.defaults:
-                if group[key] != self.param_groups[0][key]:
-                    raise ValueError(
-                        f"{type(self).__name__} learns one α for all parameters: {key} differs between groups "
-                        "(pass per_group=True for one α per group)"
-                    )
-
-    def init_state(self, p: Parameter) -> dict[str, Any]:
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         """The previous update direction −∇_α u, zeros like the parameter."""
         return {"direction": p.xp.zeros_like(p.data)}
 
@@ -64,9 +59,9 @@ class _Hypergradient(Optimizer):
         with no_grad():
             work = []
             for group in self.param_groups:
-                items = [(p, self.state_for(p)) for p in group["params"] if p.grad is not None]
-                grads = [p.grad + group["weight_decay"] * p.data if group["weight_decay"] else p.grad for p, _ in items]
-                work.append((group, items, grads))
+                present = [(p, g) for p, g in zip(group["params"], self.gradients(group)) if g is not None]
+                items = [(p, self.state_for(p, group)) for p, _ in present]
+                work.append((group, items, [g for _, g in present]))
             # −h_t = g_t · direction_{t−1}: per group, or summed over all groups for one global α;
             # summed on the device and read back in one transfer per step (α is a Python float).
             dots = [device_dot(grads, [s["direction"] for _, s in items]) for _, items, grads in work]
@@ -89,11 +84,13 @@ class SGDHD(_Hypergradient):
     β is ``hypergrad_lr``; α_0 = β = 1e-3 are the authors' settings (their ``run.sh``).
     """
 
+    hyperparameters = HYPERGRADIENT
+
     def __init__(
         self, params: ParamsLike, lr: float = 1e-3, hypergrad_lr: float = 1e-3, weight_decay: float = 0.0,
         per_group: bool = False,
     ) -> None:
-        super().__init__(params, {"lr": lr, "hypergrad_lr": hypergrad_lr, "weight_decay": weight_decay}, per_group)
+        super().__init__(params, dict(lr=lr, hypergrad_lr=hypergrad_lr, weight_decay=weight_decay), per_group)
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """θ ← θ − α·g; the direction is g."""
@@ -113,21 +110,18 @@ class SGDNHD(_Hypergradient):
     settings. With μ = 0 it is exactly :class:`SGDHD`.
     """
 
+    hyperparameters = {**HYPERGRADIENT, "momentum": unit_interval}
+
     def __init__(
         self, params: ParamsLike, lr: float = 1e-3, hypergrad_lr: float = 1e-3, momentum: float = 0.9,
         weight_decay: float = 0.0, per_group: bool = False,
     ) -> None:
-        defaults = {"lr": lr, "hypergrad_lr": hypergrad_lr, "momentum": momentum, "weight_decay": weight_decay}
-        super().__init__(params, defaults, per_group)
+        super().__init__(params, dict(lr=lr, hypergrad_lr=hypergrad_lr, momentum=momentum, weight_decay=weight_decay),
+                         per_group)
 
-    def validate_group(self, group: dict[str, Any]) -> None:
-        """momentum in [0, 1), plus the shared checks."""
-        check_unit_interval("momentum", group["momentum"])
-        super().validate_group(group)
-
-    def init_state(self, p: Parameter) -> dict[str, Any]:
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         """The direction d and the velocity v, zeros like the parameter."""
-        return {**super().init_state(p), "velocity": p.xp.zeros_like(p.data)}
+        return {**super().init_state(p, group), "velocity": p.xp.zeros_like(p.data)}
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """v ← μv + g; d = g + μv; θ ← θ − α·d."""
@@ -151,27 +145,22 @@ class AdamHD(_Hypergradient):
     paper (the authors' code adds ε before bias correction). One dot product over all
     parameters, as in the paper (their code updates α inside the per-tensor loop). α_0 = 1e-3,
     β = 1e-7 are the authors' settings. With β = 0 it is Adam (torch.optim.Adam's rule).
+    ε > 0: a gradient that is zero so far would give 0/0.
     """
+
+    hyperparameters = {**HYPERGRADIENT, "beta1": unit_interval, "beta2": unit_interval, "eps": positive}
 
     def __init__(
         self, params: ParamsLike, lr: float = 1e-3, hypergrad_lr: float = 1e-7, beta1: float = 0.9,
         beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0, per_group: bool = False,
     ) -> None:
-        defaults = {"lr": lr, "hypergrad_lr": hypergrad_lr, "beta1": beta1, "beta2": beta2, "eps": eps,
-                    "weight_decay": weight_decay}
+        defaults = dict(lr=lr, hypergrad_lr=hypergrad_lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
         super().__init__(params, defaults, per_group)
 
-    def validate_group(self, group: dict[str, Any]) -> None:
-        """beta1, beta2 in [0, 1), eps > 0, plus the shared checks."""
-        check_unit_interval("beta1", group["beta1"])
-        check_unit_interval("beta2", group["beta2"])
-        check_positive("eps", group["eps"])
-        super().validate_group(group)
-
-    def init_state(self, p: Parameter) -> dict[str, Any]:
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         """The direction û and the moments m, v, zeros like the parameter."""
         zeros = p.xp.zeros_like
-        return {**super().init_state(p), "m": zeros(p.data), "v": zeros(p.data)}
+        return {**super().init_state(p, group), "m": zeros(p.data), "v": zeros(p.data)}
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Adam's moments and direction û, then θ ← θ − α·û."""

@@ -14,21 +14,25 @@ from typing import Any
 import numpy as np
 
 from minigrad import Parameter
-from optimizers.base import Optimizer, ParamsLike, check_nonnegative, check_positive, check_unit_interval
-from optimizers.closure import (
-    Closure,
-    check_probe_dtype,
-    dot,
-    evaluate_at,
-    probe_base,
-    require_closure,
-)
+from optimizers.base import Optimizer, ParamsLike
+from optimizers.closure import PROBE_DTYPES, Closure, dot, evaluate_at, probe_base, require_closure
+from optimizers.validation import boolean, choice, nonnegative, optional, positive, unit_interval
+
+#: The checks both orders share.
+LEARNED_RATE = {"lr": positive, "delta": positive, "momentum": unit_interval, "eta_max": optional(positive),
+                "validation": boolean}
 
 
 class _LearnedRate(Optimizer):
-    """The shared bookkeeping: one η, its momentum (§5.2), the guards η ≥ δ (eq. 13) and η ≤ eta_max."""
+    """The shared bookkeeping: one η, its momentum (§5.2), the guards η ≥ δ (eq. 13) and η ≤ eta_max.
+
+    f(η) is a function of one number for the whole model, so there is one η and one setting: every
+    hyperparameter is shared by all groups, and a group's ``lr_mults`` are refused.
+    """
 
     needs_closure = True
+    takes_lr_mults = False
+    shared_reason = "learns one η for all parameters"
 
     def __init__(self, params: ParamsLike, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
@@ -46,20 +50,11 @@ class _LearnedRate(Optimizer):
         return float(self.param_groups[0]["lr"])
 
     def validate_group(self, group: dict[str, Any]) -> None:
-        """lr ≥ delta > 0, momentum in [0, 1), eta_max None or ≥ lr; all groups share every setting."""
-        check_positive("delta", group["delta"])
-        if check_positive("lr", group["lr"]) < group["delta"]:
+        """lr ≥ delta (the floor of eq. 13), and eta_max None or ≥ lr."""
+        if group["lr"] < group["delta"]:
             raise ValueError(f"lr must be >= delta (the floor of eq. 13), got lr={group['lr']}, delta={group['delta']}")
-        check_unit_interval("momentum", group["momentum"])
-        if group["eta_max"] is not None and check_positive("eta_max", group["eta_max"]) < group["lr"]:
+        if group["eta_max"] is not None and group["eta_max"] < group["lr"]:
             raise ValueError(f"eta_max must be >= lr, got eta_max={group['eta_max']}, lr={group['lr']}")
-        if not isinstance(group["validation"], bool):
-            raise ValueError(f"validation must be a bool, got {group['validation']!r}")
-        # f(η) is a function of one number for the whole model, so there is one η and one setting.
-        first = self.param_groups[0] if self.param_groups else group
-        for key in self.defaults:
-            if group[key] != first[key]:
-                raise ValueError(f"{type(self).__name__} learns one η for all parameters: {key} differs between groups")
 
     def step(self, closure: Closure | None = None, validation_closure: Closure | None = None) -> float:
         """One weight update with η(k), then η(k+1) (the paper's order, §4.1); returns the loss before it."""
@@ -73,8 +68,9 @@ class _LearnedRate(Optimizer):
         loss = closure()
         everything = [p for group in self.param_groups for p in group["params"]]
         kept = [p.grad for p in everything]
-        params = [p for p in everything if p.grad is not None]
-        grads = [p.grad for p in params]
+        present = [(p, g) for group in self.param_groups for p, g in zip(group["params"], self.gradients(group))
+                   if g is not None]
+        params, grads = [p for p, _ in present], [g for _, g in present]
         group, eta = self.param_groups[0], self.eta
         increment = self.eta_increment(params, grads, eta, f_closure, group)
         for p, g in zip(everything, kept):  # the contract: .grad is the gradient the update used
@@ -128,32 +124,21 @@ class RavautFirstOrder(_LearnedRate):
     hypergradient descent, :class:`optimizers.hypergradient.SGDHD`, and on a deterministic
     full-batch problem the two give the same iterates (the η of the n-th step here is the α of
     SGD-HD's n-th step: η(k), counted from k = 0, is its α_{k+1}).
-    The paper's α is not legible in our copy; the default 1e-4 is ours, measured on
-    LeNet-5/MNIST (batch 64, one epoch: 84 % test accuracy). Baydin et al.'s β = 1e-3 learns at
-    first, then η jumps to about 2 once the gradients grow (step ~800) and the net is lost: α is
-    not scale-free, the paper's own remark.
+    The paper's α is not legible in our copy; the default 1e-4 is minigrad's choice for LeNet-5
+    on MNIST at batch 64, where Baydin et al.'s β = 1e-3 lets η run away once the gradients grow
+    (the runs: docs/optimizers/learned-rate.md): α is not scale-free, the paper's own remark.
     ``momentum`` (§5.2, there written for the second order) and ``validation`` (§5.3: the extra
     gradient comes from ``validation_closure``) work as in :class:`RavautSecondOrder`.
     """
 
-    def __init__(
-        self,
-        params: ParamsLike,
-        lr: float = 0.01,
-        hypergrad_lr: float = 1e-4,
-        delta: float = 1e-6,
-        momentum: float = 0.0,
-        eta_max: float | None = None,
-        validation: bool = False,
-    ) -> None:
-        defaults = {"lr": lr, "hypergrad_lr": hypergrad_lr, "delta": delta, "momentum": momentum,
-                    "eta_max": eta_max, "validation": validation}
-        super().__init__(params, defaults)
+    hyperparameters = {**LEARNED_RATE, "hypergrad_lr": nonnegative}
+    shared = tuple(hyperparameters)
 
-    def validate_group(self, group: dict[str, Any]) -> None:
-        """hypergrad_lr ≥ 0, plus the shared checks."""
-        check_nonnegative("hypergrad_lr", group["hypergrad_lr"])
-        super().validate_group(group)
+    def __init__(self, params: ParamsLike, lr: float = 0.01, hypergrad_lr: float = 1e-4, delta: float = 1e-6,
+                 momentum: float = 0.0, eta_max: float | None = None, validation: bool = False) -> None:
+        defaults = dict(lr=lr, hypergrad_lr=hypergrad_lr, delta=delta, momentum=momentum, eta_max=eta_max,
+                        validation=validation)
+        super().__init__(params, defaults)
 
     def eta_increment(
         self, params: list[Parameter], grads: list[Any], eta: float, f_closure: Closure, group: dict[str, Any]
@@ -177,8 +162,8 @@ class RavautSecondOrder(_LearnedRate):
     With ``momentum`` β (§5.2): b ← β·b − 2ε·(f(η+ε) − f(η−ε))/D; η ← max(η + b, δ). With
     ``validation`` (§5.3) the five f values come from ``step(closure, validation_closure=...)``
     while g stays the training gradient. ``eta_max`` (off by default, so the default is the
-    paper's rule) clamps η from above: on MNIST logistic regression η settles near 1 and later
-    runs away as f″ → 0 on a saturating softmax (optimizer-decisions.md).
+    paper's rule) clamps η from above: η can run away as f″ → 0, e.g. on a saturating softmax
+    (docs/optimizers/learned-rate.md).
 
     Eq. 11–12 add δ to the denominator only when it is exactly 0 (the paper's "if ... = 0");
     always adding δ = 1e-6 to a D of order 4ε²·f″ ≈ 1e-10 would replace Newton's step by a
@@ -189,34 +174,22 @@ class RavautSecondOrder(_LearnedRate):
 
     Precision: 4ε²f″ is about 1e-10 of the loss at ε = 1e-5, so both the probe *points* and the
     loss must be float64. ``probe_dtype="float64"`` (default) builds w − (η + jε)·g in float64
-    and the forward pass then runs in float64; the closure sums per-sample losses in float64.
-    Measured on an MLP on MNIST (f″ ≈ 1.90): float32 weights give f″ ≈ 447, float32 weights
-    with a float64 sum f″ ≈ 170, float64 probes f″ ≈ 1.900. ``probe_dtype="param"`` probes in
-    the parameters' own dtype (to see that for yourself). Default η(0) = 0.01, ε = 1e-5,
-    δ = 1e-6 are the paper's (LeNet, CIFAR-10).
+    and the forward pass then runs in float64; the closure sums per-sample losses in float64
+    (how far off f″ comes out otherwise: docs/optimizers/learned-rate.md).
+    ``probe_dtype="param"`` probes in the parameters' own dtype (to see that for yourself).
+    Default η(0) = 0.01, ε = 1e-5, δ = 1e-6 are the paper's (LeNet, CIFAR-10).
     """
 
-    def __init__(
-        self,
-        params: ParamsLike,
-        lr: float = 0.01,
-        eps: float = 1e-5,
-        delta: float = 1e-6,
-        momentum: float = 0.0,
-        eta_max: float | None = None,
-        validation: bool = False,
-        probe_dtype: str = "float64",
-    ) -> None:
-        defaults = {"lr": lr, "eps": eps, "delta": delta, "momentum": momentum, "eta_max": eta_max,
-                    "validation": validation, "probe_dtype": probe_dtype}
+    hyperparameters = {**LEARNED_RATE, "eps": positive, "probe_dtype": choice(*PROBE_DTYPES)}
+    shared = tuple(hyperparameters)
+
+    def __init__(self, params: ParamsLike, lr: float = 0.01, eps: float = 1e-5, delta: float = 1e-6,
+                 momentum: float = 0.0, eta_max: float | None = None, validation: bool = False,
+                 probe_dtype: str = "float64") -> None:
+        defaults = dict(lr=lr, eps=eps, delta=delta, momentum=momentum, eta_max=eta_max, validation=validation,
+                        probe_dtype=probe_dtype)
         self.last_probe_losses: tuple[float, ...] = ()  # f(η−2ε), f(η−ε), f(η), f(η+ε), f(η+2ε) of the last step
         super().__init__(params, defaults)
-
-    def validate_group(self, group: dict[str, Any]) -> None:
-        """eps > 0, probe_dtype "float64" or "param", plus the shared checks."""
-        check_positive("eps", group["eps"])
-        check_probe_dtype(group["probe_dtype"])
-        super().validate_group(group)
 
     def eta_increment(
         self, params: list[Parameter], grads: list[Any], eta: float, f_closure: Closure, group: dict[str, Any]

@@ -5,17 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import Parameter
-from optimizers.base import (
-    Optimizer,
-    ParamsLike,
-    ScheduleLike,
-    check_choice,
-    check_nonnegative,
-    check_positive,
-    with_weight_decay,
-)
-
-FORMS = ("backtracking", "irprop-")
+from optimizers.base import Optimizer, ParamsLike, ScheduleLike
+from optimizers.validation import choice, interval, nonnegative, positive
 
 
 class Rprop(Optimizer):
@@ -30,51 +21,38 @@ class Rprop(Optimizer):
 
     Setting g_t ← 0 after a sign flip makes the next step a c = 0 step, so Δ is not cut twice.
     ``form="irprop-"`` is iRprop− (torch.optim.Rprop): no backtracking, and after a flip no
-    move at all (sign(0) = 0). Defaults are the paper's: Δ_0 = ``lr`` = 0.1 (torch: 0.01),
-    η⁻ = 0.5, η⁺ = 1.2, Δmin = 1e-6, Δmax = 50. Only signs matter, so there is no ε. Rprop has
-    no global rate; a schedule s(k) scales each step taken, s(k)·Δ, and leaves Δ's own
-    adaptation alone. Weight decay λ is added to g first.
+    move at all (sign(0) = 0). Defaults are the paper's: Δ_0 = ``lr`` = 0.1 (torch.optim.Rprop:
+    0.01), η⁻ = 0.5, η⁺ = 1.2, Δmin = 1e-6, Δmax = 50. Only signs matter, so there is no ε.
+    Rprop has no global rate; a schedule s(k) scales each step taken, s(k)·Δ, and leaves Δ's
+    own adaptation alone (a group's ``lr_mults`` are refused). g includes weight decay.
     """
 
-    def __init__(
-        self,
-        params: ParamsLike,
-        lr: float = 0.1,
-        eta_minus: float = 0.5,
-        eta_plus: float = 1.2,
-        step_min: float = 1e-6,
-        step_max: float = 50.0,
-        form: str = "backtracking",
-        weight_decay: float = 0.0,
-        schedule: ScheduleLike | str | None = None,
-    ) -> None:
-        defaults = {"lr": lr, "eta_minus": eta_minus, "eta_plus": eta_plus, "step_min": step_min,
-                    "step_max": step_max, "form": form, "weight_decay": weight_decay}
+    hyperparameters = {"lr": positive, "eta_minus": interval(0, 1, open_low=True, open_high=True),
+                       "eta_plus": interval(1, None, open_low=True), "step_min": positive, "step_max": positive,
+                       "form": choice("backtracking", "irprop-"), "weight_decay": nonnegative}
+    takes_lr_mults = False
+
+    def __init__(self, params: ParamsLike, lr: float = 0.1, eta_minus: float = 0.5, eta_plus: float = 1.2,
+                 step_min: float = 1e-6, step_max: float = 50.0, form: str = "backtracking", weight_decay: float = 0.0,
+                 schedule: ScheduleLike | str | None = None) -> None:
+        defaults = dict(lr=lr, eta_minus=eta_minus, eta_plus=eta_plus, step_min=step_min, step_max=step_max,
+                        form=form, weight_decay=weight_decay)
         super().__init__(params, defaults, schedule)
 
     def validate_group(self, group: dict[str, Any]) -> None:
-        """0 < eta_minus < 1 < eta_plus; 0 < step_min ≤ lr ≤ step_max; a known form; weight_decay ≥ 0."""
-        if not 0 < check_positive("eta_minus", group["eta_minus"]) < 1:
-            raise ValueError(f"eta_minus must be in (0, 1), got {group['eta_minus']!r}")
-        if not check_positive("eta_plus", group["eta_plus"]) > 1:
-            raise ValueError(f"eta_plus must be > 1, got {group['eta_plus']!r}")
-        low, lr, high = (check_positive(k, group[k]) for k in ("step_min", "lr", "step_max"))
-        if not low <= lr <= high:
-            raise ValueError(f"lr must lie in [step_min, step_max] (it is the initial step Δ_0), got {lr}")
-        check_choice("form", group["form"], FORMS)
-        check_nonnegative("weight_decay", group["weight_decay"])
+        """step_min ≤ lr ≤ step_max: the initial step Δ_0 lies within the clipping bounds."""
+        if not group["step_min"] <= group["lr"] <= group["step_max"]:
+            raise ValueError(f"lr must lie in [step_min, step_max] (it is the initial step Δ_0), got {group['lr']}")
 
-    def init_state(self, p: Parameter) -> dict[str, Any]:
-        """The previous gradient and the last step, zeros (the step sizes Δ are made when first used)."""
-        return {"prev": p.xp.zeros_like(p.data), "last_step": p.xp.zeros_like(p.data)}
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        """The previous gradient and the last step (zeros), and the step sizes Δ = Δ_0 = ``lr``."""
+        xp = p.xp
+        return {"prev": xp.zeros_like(p.data), "last_step": xp.zeros_like(p.data),
+                "step_size": xp.full_like(p.data, group["lr"])}
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Adapt Δ from the sign of g_t·g_{t−1}, then step against sign(g), or backtrack after a flip."""
-        g = with_weight_decay(p, g, group["weight_decay"])
-        xp = p.xp
-        if "step_size" not in state:  # Δ_0 is a group setting, which init_state cannot see
-            state["step_size"] = xp.full_like(p.data, group["lr"])
-        delta = state["step_size"]
+        xp, delta = p.xp, state["step_size"]
         c = xp.sign(g * state["prev"])  # the sign of g_t·g_{t−1}, as torch computes it
         grew, flipped = c > 0, c < 0
         # Δ ← η⁺Δ where c > 0, η⁻Δ where c < 0, then clipped. Masks times scalars of Δ's dtype rather

@@ -20,30 +20,37 @@ name          class                   s(k)
 ``1/t``       :class:`InverseTime`    1 / (1 + γk) (torch.optim.Adagrad's ``lr_decay``)
 ``epoch``     :class:`EpochStep`      γ^⌊k / (epochs·steps_per_epoch)⌋, Dozat (2016) §4.1:
                                       ×0.94 every two epochs
+``cosine``    :class:`Cosine`         ½(1 + cos(πk / total_steps)), Loshchilov & Hutter (2017)
 ============  ======================  =========================================================
 
-Use :func:`make_schedule` to build one by name (the command line does), e.g.
-``make_schedule("inv", gamma=1e-4, power=0.75)``.
+Names are resolved in one place, :func:`resolve_schedule`, which an optimizer's constructor
+(``schedule="inv"``) and :func:`optimizers.build_optimizer` (``schedule="step",
+schedule_step_size=...``) both call; :func:`make_schedule` is its short form. Two schedules need
+the run's length, which they cannot know by themselves (``Schedule.run_length``): ``cosine``
+its ``total_steps`` and ``epoch`` its ``steps_per_epoch``. ``resolve_schedule`` fills them from
+its ``total_steps`` / ``steps_per_epoch`` arguments unless they are given explicitly.
+
+>>> make_schedule("inv", gamma=1e-4, power=0.75)
+Inv(gamma=0.0001, power=0.75)
+>>> resolve_schedule("cosine", total_steps=100)(50)
+0.5
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
-from optimizers.base import check_nonnegative, check_positive
-
-
-def _check_count(name: str, value: Any) -> int:
-    """Raise a ValueError naming ``name`` unless ``value`` is an int ≥ 1."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return value
+from optimizers.validation import count, nonnegative, positive
 
 
 class Schedule:
     """A learning-rate schedule: ``schedule(k)`` is the factor on the base rate at iteration k ≥ 0."""
+
+    #: Constructor arguments that are a length of the run (filled by :func:`resolve_schedule`).
+    run_length: ClassVar[tuple[str, ...]] = ()
 
     def __call__(self, k: int) -> float:
         """The factor s(k) for the k-th update (k = 0 for the first)."""
@@ -73,8 +80,8 @@ class Inv(Schedule):
     """
 
     def __init__(self, gamma: float = 1e-4, power: float = 0.75) -> None:
-        self.gamma = check_nonnegative("gamma", gamma)
-        self.power = check_nonnegative("power", power)
+        self.gamma = nonnegative("gamma", gamma)
+        self.power = nonnegative("power", power)
 
     def __call__(self, k: int) -> float:
         """(1 + γk)^−p."""
@@ -85,7 +92,7 @@ class InverseTime(Schedule):
     """The 1/t decay s(k) = 1 / (1 + γk): ``inv`` with power 1, and torch.optim.Adagrad's ``lr_decay`` = γ."""
 
     def __init__(self, gamma: float) -> None:
-        self.gamma = check_nonnegative("gamma", gamma)
+        self.gamma = nonnegative("gamma", gamma)
 
     def __call__(self, k: int) -> float:
         """1 / (1 + γk)."""
@@ -96,8 +103,8 @@ class Step(Schedule):
     """Caffe's ``step`` policy ("step down"): s(k) = γ^⌊k / step_size⌋, × γ every step_size updates."""
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _check_count("step_size", step_size)
-        self.gamma = check_positive("gamma", gamma)
+        self.step_size = count("step_size", step_size)
+        self.gamma = positive("gamma", gamma)
 
     def __call__(self, k: int) -> float:
         """γ^⌊k / step_size⌋."""
@@ -108,7 +115,7 @@ class Exponential(Schedule):
     """Caffe's ``exp`` policy: s(k) = γ^k."""
 
     def __init__(self, gamma: float) -> None:
-        self.gamma = check_positive("gamma", gamma)
+        self.gamma = positive("gamma", gamma)
 
     def __call__(self, k: int) -> float:
         """γ^k."""
@@ -123,10 +130,12 @@ class EpochStep(Schedule):
     (the data loader's length), which the schedule cannot know by itself.
     """
 
+    run_length = ("steps_per_epoch",)
+
     def __init__(self, steps_per_epoch: int, gamma: float = 0.94, epochs: int = 2) -> None:
-        self.steps_per_epoch = _check_count("steps_per_epoch", steps_per_epoch)
-        self.gamma = check_positive("gamma", gamma)
-        self.epochs = _check_count("epochs", epochs)
+        self.steps_per_epoch = count("steps_per_epoch", steps_per_epoch)
+        self.gamma = positive("gamma", gamma)
+        self.epochs = count("epochs", epochs)
 
     def __call__(self, k: int) -> float:
         """γ^⌊k / (epochs · steps_per_epoch)⌋."""
@@ -136,14 +145,14 @@ class EpochStep(Schedule):
 class Cosine(Schedule):
     """Cosine annealing (Loshchilov & Hutter 2017, without restarts): s(k) = ½(1 + cos(πk / total_steps)).
 
-    Falls from 1 to 0 over ``total_steps`` updates and stays at 0 after; the training command fills
-    ``total_steps`` with the run's length when it is not given.
+    Falls from 1 to 0 over ``total_steps`` updates and stays at 0 after;
+    :func:`optimizers.build_optimizer` fills ``total_steps`` with the run's length when it is not given.
     """
 
+    run_length = ("total_steps",)
+
     def __init__(self, total_steps: int) -> None:
-        if not isinstance(total_steps, int) or total_steps < 1:
-            raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
-        self.total_steps = total_steps
+        self.total_steps = count("total_steps", total_steps)
 
     def __call__(self, k: int) -> float:
         """½(1 + cos(π·min(k, total)/total))."""
@@ -161,27 +170,71 @@ SCHEDULES: dict[str, type[Schedule]] = {
 }
 
 
+def resolve_schedule(
+    schedule: Schedule | Callable[[int], float] | str | None,
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    total_steps: int | None = None,
+    steps_per_epoch: int | None = None,
+    prefix: str = "",
+) -> Callable[[int], float] | None:
+    """The schedule an optimizer runs, from what a user gave: None, a schedule object, or a name.
+
+    A name (a key of :data:`SCHEDULES`) is built with ``arguments``; an argument that is a length
+    of the run (``Schedule.run_length``) and is not among them is taken from ``total_steps`` or
+    ``steps_per_epoch``. ``prefix`` is how the arguments are spelled where they came from
+    (``"schedule_"`` for :func:`optimizers.build_optimizer`), so that every error names them as
+    the user must type them. Raises a ValueError for an unknown name, and one listing the valid
+    arguments for an unknown, missing or bad argument.
+    """
+    arguments = dict(arguments or {})
+    if schedule is None or (callable(schedule) and not isinstance(schedule, str)):
+        if arguments:
+            shown = sorted(prefix + k for k in arguments)
+            raise ValueError(f"schedule arguments {shown} need schedule=NAME, one of {sorted(SCHEDULES)}")
+        return schedule
+    if not isinstance(schedule, str):
+        raise ValueError(f"schedule must be a Schedule (k -> factor), a name or None, got {schedule!r}")
+    cls = SCHEDULES.get(schedule.lower())
+    if cls is None:
+        raise ValueError(f"unknown schedule {schedule!r}: expected one of {sorted(SCHEDULES)}")
+    lengths = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch}
+    for name in cls.run_length:
+        if name not in arguments and lengths[name] is not None:
+            arguments[name] = lengths[name]
+    accepted = [prefix + name for name in inspect.signature(cls).parameters]
+    unknown = sorted(prefix + k for k in set(arguments) - set(inspect.signature(cls).parameters))
+    missing = [prefix + name for name in schedule_arguments(cls, required=True) if name not in arguments]
+    if unknown:
+        raise ValueError(f"schedule {schedule!r}: unknown argument(s) {unknown}; it takes {accepted}")
+    if missing:
+        needs = [n for n in cls.run_length if prefix + n in missing]
+        hint = f" (a length of the run: give {prefix}{needs[0]}, or {needs[0]}= to build_optimizer)" if needs else ""
+        raise ValueError(f"schedule {schedule!r}: missing argument(s) {missing}{hint}; it takes {accepted}")
+    try:
+        return cls(**arguments)
+    except ValueError as exc:  # the argument's own check, named as the user spelled it
+        raise ValueError(f"schedule {schedule!r}: {prefix}{exc}") from None
+
+
+def schedule_arguments(cls: type[Schedule], required: bool = False) -> list[str]:
+    """The constructor arguments of schedule class ``cls`` (only those without a default if ``required``)."""
+    parameters = inspect.signature(cls).parameters.values()
+    return [p.name for p in parameters if not required or p.default is inspect.Parameter.empty]
+
+
 def make_schedule(name: str, **kwargs: Any) -> Schedule:
-    """The schedule called ``name`` (a key of :data:`SCHEDULES`) built with ``kwargs``.
+    """The schedule called ``name`` (a key of :data:`SCHEDULES`) built with ``kwargs``: :func:`resolve_schedule`.
 
     Raises a ValueError listing the valid names for an unknown one, and the valid arguments for
     an unknown or missing argument.
     """
-    cls = SCHEDULES.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"unknown schedule {name!r}: expected one of {sorted(SCHEDULES)}")
-    accepted = inspect.signature(cls).parameters
-    unknown = sorted(set(kwargs) - set(accepted))
-    required = [n for n, a in accepted.items() if a.default is inspect.Parameter.empty]
-    missing = sorted(set(required) - set(kwargs))
-    if unknown or missing:
-        what = f"unknown argument(s) {unknown}" if unknown else f"missing argument(s) {missing}"
-        raise ValueError(f"schedule {name!r}: {what}; it takes {list(accepted)}")
-    return cls(**kwargs)
+    return resolve_schedule(name, kwargs)  # type: ignore[return-value]
 
 
 __all__ = [
     "SCHEDULES",
+    "Cosine",
     "EpochStep",
     "Exponential",
     "Fixed",
@@ -190,4 +243,6 @@ __all__ = [
     "Schedule",
     "Step",
     "make_schedule",
+    "resolve_schedule",
+    "schedule_arguments",
 ]

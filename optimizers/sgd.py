@@ -13,57 +13,37 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import Parameter
-from optimizers.base import (
-    Optimizer,
-    ParamsLike,
-    ScheduleLike,
-    check_choice,
-    check_nonnegative,
-    check_unit_interval,
-    lazy_zeros,
-    with_weight_decay,
-)
-
-FORMS = ("caffe", "torch")
+from optimizers.base import Optimizer, ParamsLike, ScheduleLike
+from optimizers.validation import choice, nonnegative, unit_interval
 
 
 class Momentum(Optimizer):
     """Classical momentum (Polyak 1964) in Caffe's form: Singh et al. (2015) eq. 6.
 
-    With t_k = lr·s(k) the (scheduled) rate, λ the weight decay and μ the momentum::
+    With t_k = lr·s(k) the (scheduled) rate, g the gradient with weight decay and μ the momentum::
 
-        g ← ∇L(θ) + λ·θ
         v ← μ·v − t_k·g              (the rate inside the velocity)
         θ ← θ + v
 
     ``form="torch"`` is torch.optim.SGD(momentum=μ): b ← μ·b + g; θ ← θ − t_k·b (b starts at
-    0, so b_1 = g_1 as in torch). No ε. μ = 0 is plain SGD.
+    0, so b_1 = g_1 as in torch). No ε. μ = 0 is plain SGD. torch.optim.SGD's defaults differ:
+    lr 1e-3, momentum 0, and its form (``form="torch"`` here).
     """
 
-    def __init__(
-        self,
-        params: ParamsLike,
-        lr: float = 0.01,
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        form: str = "caffe",
-        schedule: ScheduleLike | str | None = None,
-    ) -> None:
-        defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "form": form}
-        super().__init__(params, defaults, schedule)
+    hyperparameters = {"lr": nonnegative, "momentum": unit_interval, "weight_decay": nonnegative,
+                       "form": choice("caffe", "torch")}
 
-    def validate_group(self, group: dict[str, Any]) -> None:
-        """lr ≥ 0, momentum in [0, 1), weight_decay ≥ 0, form "caffe" or "torch"."""
-        check_nonnegative("lr", group["lr"])
-        check_unit_interval("momentum", group["momentum"])
-        check_nonnegative("weight_decay", group["weight_decay"])
-        check_choice("form", group["form"], FORMS)
+    def __init__(self, params: ParamsLike, lr: float = 0.01, momentum: float = 0.9, weight_decay: float = 0.0,
+                 form: str = "caffe", schedule: ScheduleLike | str | None = None) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, form=form), schedule)
+
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        """The velocity v, zeros like the parameter."""
+        return {"velocity": p.xp.zeros_like(p.data)}
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Caffe: v ← μv − t·g; θ ← θ + v.  torch: v ← μv + g; θ ← θ − t·v."""
-        g = with_weight_decay(p, g, group["weight_decay"])
-        rate, mu = self.rate(group), group["momentum"]
-        v = lazy_zeros(state, "velocity", p.data)
+        rate, mu, v = self.rate(group), group["momentum"], state["velocity"]
         v *= mu
         if group["form"] == "caffe":
             v -= rate * g
@@ -74,29 +54,27 @@ class Momentum(Optimizer):
 
 
 class SGD(Momentum):
-    """Stochastic gradient descent: Singh et al. (2015) eq. 2–3, θ ← θ − t_k·g, with g ← ∇L(θ) + λ·θ.
+    """Stochastic gradient descent: Singh et al. (2015) eq. 2–3, θ ← θ − t_k·g, g with weight decay.
 
     t_k = lr·s(k) is the rate of the optimizer's schedule s (e.g. Caffe's ``inv``, eq. 4). No ε.
     With ``momentum`` μ > 0 it is :class:`Momentum` (Caffe's form, eq. 6, unless ``form="torch"``),
     so ``SGD(params, lr, momentum=0.9)`` is the SGD-with-momentum of Caffe and Singh et al.
+    torch.optim.SGD's default lr is 1e-3, and its momentum takes ``form="torch"``.
     """
 
-    def __init__(
-        self,
-        params: ParamsLike,
-        lr: float = 0.01,
-        momentum: float = 0.0,
-        weight_decay: float = 0.0,
-        form: str = "caffe",
-        schedule: ScheduleLike | str | None = None,
-    ) -> None:
+    def __init__(self, params: ParamsLike, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0,
+                 form: str = "caffe", schedule: ScheduleLike | str | None = None) -> None:
         super().__init__(params, lr, momentum, weight_decay, form, schedule)
+
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        """The velocity, only with momentum (μ > 0)."""
+        return super().init_state(p, group) if group["momentum"] else {}
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """θ ← θ − t·g; with momentum, the classical-momentum update."""
         if group["momentum"]:
             return super().update(p, g, state, group)
-        p.data -= self.rate(group) * with_weight_decay(p, g, group["weight_decay"])
+        p.data -= self.rate(group) * g
 
 
 class Nesterov(Momentum):
@@ -104,9 +82,9 @@ class Nesterov(Momentum):
 
     Sutskever et al. (2013) take the gradient at the look-ahead point θ + μv. Caffe's
     NesterovSolver stores the look-ahead point itself as the parameter, which turns the update
-    into one that needs only the gradient at the stored θ (h is Caffe's ``history``, −v)::
+    into one that needs only the gradient g (with weight decay) at the stored θ (h is Caffe's
+    ``history``, −v)::
 
-        g ← ∇L(θ) + λ·θ
         h_old ← h
         h ← μ·h + t_k·g              (the rate inside the history)
         θ ← θ − ((1 + μ)·h − μ·h_old)
@@ -115,11 +93,13 @@ class Nesterov(Momentum):
     θ ← θ − t_k·(g + μ·b). The two agree at a constant rate and differ under a schedule. No ε.
     """
 
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
+        """The history h, zeros like the parameter."""
+        return {"history": p.xp.zeros_like(p.data)}
+
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Caffe: h ← μh + t·g; θ ← θ − ((1+μ)h − μh_old).  torch: b ← μb + g; θ ← θ − t(g + μb)."""
-        g = with_weight_decay(p, g, group["weight_decay"])
-        rate, mu = self.rate(group), group["momentum"]
-        h = lazy_zeros(state, "history", p.data)
+        rate, mu, h = self.rate(group), group["momentum"], state["history"]
         if group["form"] == "caffe":
             h_old = h.copy()
             h *= mu

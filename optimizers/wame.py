@@ -5,24 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from minigrad import Parameter
-from optimizers.base import (
-    Optimizer,
-    ParamsLike,
-    ScheduleLike,
-    check_choice,
-    check_nonnegative,
-    check_positive,
-    check_unit_interval,
-    with_weight_decay,
-)
-
-DENOMINATORS = ("sqrt", "theta")
+from optimizers.base import Optimizer, ParamsLike, ScheduleLike
+from optimizers.validation import choice, interval, nonnegative, positive, unit_interval
 
 
 class WAME(Optimizer):
     """WAME: Mosca & Magoulas (2017), Algorithm 1, with a per-weight acceleration factor ζ.
 
-    With λ = lr·s(k) the (scheduled) rate and g = ∂E(t)/∂w (plus weight decay)::
+    With λ = lr·s(k) the (scheduled) rate and g = ∂E(t)/∂w (with weight decay)::
 
         if g·g_prev > 0:  ζ ← min(ζ·η+, ζmax)          (lines 4–5)
         if g·g_prev < 0:  ζ ← max(ζ·η−, ζmin)          (lines 6–7)
@@ -39,54 +29,29 @@ class WAME(Optimizer):
     Line 11 as printed divides by θ, an average of g², which makes the step scale like 1/|g|
     (it grows as gradients shrink); the authors' code divides by √θ, an RMSprop-like
     normalisation, which is the default here. ``"theta"`` is offered to study the printed form:
-    its ε guards g = 0 and nothing else. The sign test uses the previous *gradient* (the
-    authors' code stores the parameter there by mistake; optimizer-decisions.md). A gradient
-    component that is exactly 0 now or before leaves its ζ unchanged (line 8's implicit else).
+    its ε guards g = 0 and nothing else, so ε must be > 0. The sign test uses the previous
+    *gradient* (the authors' code stores the parameter there by mistake; docs/optimizers/wame.md).
+    A gradient component that is exactly 0 now or before leaves its ζ unchanged (line 8's
+    implicit else). ζ starts at 1, so the bounds must satisfy ζmin ≤ 1 ≤ ζmax, and
+    η− ≤ 1 ≤ η+.
     """
 
-    def __init__(
-        self,
-        params: ParamsLike,
-        lr: float = 1e-3,
-        alpha: float = 0.9,
-        eta_plus: float = 1.2,
-        eta_minus: float = 0.1,
-        zeta_min: float = 0.01,
-        zeta_max: float = 100.0,
-        eps: float = 1e-11,
-        denominator: str = "sqrt",
-        weight_decay: float = 0.0,
-        schedule: ScheduleLike | str | None = None,
-    ) -> None:
-        defaults = {
-            "lr": lr,
-            "alpha": alpha,
-            "eta_plus": eta_plus,
-            "eta_minus": eta_minus,
-            "zeta_min": zeta_min,
-            "zeta_max": zeta_max,
-            "eps": eps,
-            "denominator": denominator,
-            "weight_decay": weight_decay,
-        }
+    hyperparameters = {
+        "lr": nonnegative, "alpha": unit_interval, "eta_plus": interval(1, None),
+        "eta_minus": interval(0, 1, open_low=True), "zeta_min": interval(0, 1, open_low=True),
+        "zeta_max": interval(1, None), "eps": positive, "denominator": choice("sqrt", "theta"),
+        "weight_decay": nonnegative,
+    }
+
+    def __init__(self, params: ParamsLike, lr: float = 1e-3, alpha: float = 0.9, eta_plus: float = 1.2,
+                 eta_minus: float = 0.1, zeta_min: float = 0.01, zeta_max: float = 100.0, eps: float = 1e-11,
+                 denominator: str = "sqrt", weight_decay: float = 0.0,
+                 schedule: ScheduleLike | str | None = None) -> None:
+        defaults = dict(lr=lr, alpha=alpha, eta_plus=eta_plus, eta_minus=eta_minus, zeta_min=zeta_min,
+                        zeta_max=zeta_max, eps=eps, denominator=denominator, weight_decay=weight_decay)
         super().__init__(params, defaults, schedule)
 
-    def validate_group(self, group: dict[str, Any]) -> None:
-        """lr, eps, weight_decay ≥ 0; α in [0, 1); η+ ≥ 1 ≥ η− > 0; 0 < ζmin ≤ 1 ≤ ζmax."""
-        for name in ("lr", "eps", "weight_decay"):
-            check_nonnegative(name, group[name])
-        check_unit_interval("alpha", group["alpha"])
-        check_positive("eta_minus", group["eta_minus"])
-        if not group["eta_plus"] >= 1 >= group["eta_minus"]:
-            raise ValueError(f"need eta_plus >= 1 >= eta_minus, got {group['eta_plus']!r}, {group['eta_minus']!r}")
-        check_positive("zeta_min", group["zeta_min"])
-        if not group["zeta_min"] <= 1 <= group["zeta_max"]:
-            raise ValueError(
-                f"need zeta_min <= 1 <= zeta_max (ζ starts at 1), got {group['zeta_min']!r}, {group['zeta_max']!r}"
-            )
-        check_choice("denominator", group["denominator"], DENOMINATORS)
-
-    def init_state(self, p: Parameter) -> dict[str, Any]:
+    def init_state(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
         """ζ = 1, Z = 0, θ = 0 (line 2), and the previous gradient (0: no sign at the first step)."""
         xp = p.xp
         return {
@@ -98,9 +63,7 @@ class WAME(Optimizer):
 
     def update(self, p: Parameter, g: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Algorithm 1, lines 4–12, for one weight array."""
-        xp = p.xp
-        g = with_weight_decay(p, g, group["weight_decay"])
-        a = group["alpha"]
+        xp, a = p.xp, group["alpha"]
         zeta, Z, theta = state["zeta"], state["Z"], state["theta"]
         agreement = g * state["prev_grad"]  # lines 4, 6: the sign of ∂E(t)·∂E(t−1)
         scale = xp.where(agreement > 0, group["eta_plus"], xp.where(agreement < 0, group["eta_minus"], 1.0))

@@ -154,6 +154,20 @@ def test_adagrad_initial_accumulator() -> None:
     check(lambda ps: AdaGrad(ps, lr=0.1, eps=1e-10, initial_accumulator_value=0.1), rule)
 
 
+def test_adagrad_eps_inside_the_root_is_d2ls_adagrad() -> None:
+    # Dive into Deep Learning's AdaGrad: s += g²; θ -= lr·g/√(s + ε), ε = 1e-6, here at a large
+    # rate. With gradients of order 1e-3, ε is as large as g² and ε outside the root moves θ elsewhere.
+    small = GRADS * 1e-3
+
+    def rule(theta, g, k, s):
+        s["s"] = s.get("s", 0.0) + g * g
+        return theta - 2.0 * g / math.sqrt(s["s"] + 1e-6)
+
+    check(lambda ps: AdaGrad(ps, lr=2.0, eps=1e-6, eps_inside=True), rule, small)
+    outside = trajectory(lambda ps: AdaGrad(ps, lr=2.0, eps=1e-6), small)
+    assert np.abs(outside - by_hand(rule, small)).max() > 0.1
+
+
 @pytest.mark.parametrize("lr", [1.0, 0.5])
 def test_adadelta_zeiler_algorithm1(lr: float) -> None:
     rho, eps = 0.95, 1e-6
@@ -261,8 +275,23 @@ def test_nadam_dozat_algorithm2(form: str) -> None:
     check(lambda ps: Nadam(ps, lr=lr, form=form), rule)
 
 
+def test_nadam_constant_form_is_optax_nadam_without_warming() -> None:
+    # μ_t = β1 at every t: m ← β1·m + (1 − β1)·g; m̄ = β1·m/(1 − β1^(t+1)) + (1 − β1)·g/(1 − β1^t).
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, 0.002
+
+    def rule(theta, g, k, s):
+        t = k + 1
+        s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+        s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+        m_bar = b1 * s["m"] / (1 - b1 ** (t + 1)) + (1 - b1) * g / (1 - b1**t)
+        return theta - lr * m_bar / (math.sqrt(s["v"] / (1 - b2**t)) + eps)
+
+    check(lambda ps: Nadam(ps, lr=lr, form="constant"), rule)
+    check(lambda ps: Nadam(ps, lr=lr, form="constant", momentum_decay=0.5), rule)  # ψ plays no part
+
+
 def test_nadam_warming_schedule_values() -> None:
-    # Dozat's μ_t = β1(1 − ½·0.96^(t/250)): μ_1 ≈ 0.450, slow climb (optimizer-research.md §5.1).
+    # Dozat's μ_t = β1(1 − ½·0.96^(t/250)): μ_1 ≈ 0.450, slow climb (docs/optimizers/classic.md).
     from optimizers.adam import warming
 
     assert warming(0.9, 0.004, 1) == pytest.approx(0.9 * (1 - 0.5 * 0.96 ** (1 / 250)), rel=1e-14)
@@ -468,6 +497,7 @@ def test_make_schedule_by_name_and_its_errors() -> None:
         (Adam, {"efficient": 1}, "efficient"),
         (Adamax, {"beta2": 1.5}, "beta2"),
         (Nadam, {"form": "keras"}, "form"),
+        (AdaGrad, {"eps_inside": "yes"}, "eps_inside"),
         (Nadam, {"momentum_decay": -1.0}, "momentum_decay"),
         (Rprop, {"eta_minus": 1.5}, "eta_minus"),
         (Rprop, {"eta_plus": 0.9}, "eta_plus"),

@@ -237,8 +237,10 @@ def test_wame_sign_test_uses_the_previous_gradient_not_the_parameter() -> None:
 
 
 def test_wame_rejects_bad_bounds() -> None:
-    with pytest.raises(ValueError, match="zeta_min <= 1 <= zeta_max"):
+    with pytest.raises(ValueError, match=r"zeta_max must be in \[1, inf\)"):  # ζ starts at 1
         optimizers.WAME([Parameter(np.ones(1))], zeta_max=0.5)
+    with pytest.raises(ValueError, match=r"zeta_min must be in \(0, 1\]"):
+        optimizers.WAME([Parameter(np.ones(1))], zeta_min=2.0)
     with pytest.raises(ValueError, match="denominator must be one of"):
         optimizers.WAME([Parameter(np.ones(1))], denominator="root")
 

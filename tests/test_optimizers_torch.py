@@ -1,4 +1,4 @@
-"""The torch-form variants against torch.optim in float64 (optimizer-research.md §6), step by step.
+"""The torch-form variants against torch.optim in float64 (docs/optimizers/classic.md), step by step.
 
 Skipped cleanly when torch is not installed. torch runs with ``foreach=False`` (its reference
 loop; the foreach paths reorder arithmetic) on the same explicit gradients, including exact
