@@ -14,9 +14,8 @@ from experiments.arguments import HelpFormatter, nonnegative_int, positive_int, 
 from experiments.run_folder import RunFolderError
 from experiments.training import DATASETS, TrainConfig, TrainingDiverged, TrainingInterrupted, train
 
-# A working recipe per optimizer for LeNet-5 on MNIST; --lr and --opt override any entry.
-# Measured: SGD momentum with cosine annealing over the run gives LeNet-5 98.5-98.8 % after one
-# epoch (seeds 0-2) and 99.15 % after five; constant rates stay near 97.8 % after one.
+# A working recipe per optimizer for LeNet-5 on MNIST; --lr and --opt override any entry. Why each
+# differs from the class defaults, with the measurements behind it: docs/optimizers/*.md.
 DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
     "sgd": {"lr": 0.03, "momentum": 0.9, "schedule": "cosine"},
     "momentum": {"lr": 0.03, "momentum": 0.9, "schedule": "cosine"},
@@ -31,14 +30,10 @@ DEFAULT_HYPERPARAMS: dict[str, dict[str, Any]] = {
     "layer_adagrad": {"lr": 0.01, "weight_decay": 5e-4},
     "wame": {"lr": 1e-3},  # the authors' code; α, η±, ζ bounds are the paper's defaults
     "llb_sgd": {"lr": 0.05, "beta": 0.1},  # the reconstruction's measured setting (docs/optimizers/llb-sgd.md)
-    # Ravaut & Gorti's η(0) = 0.01, ε = 1e-5, δ = 1e-6, plus a cap. Their rule alone does not train
-    # LeNet-5 on MNIST: the first Newton step on η is the minibatch's exact line search, η jumps
-    # from 0.01 to about 14 and stays near 6-12, and the net never leaves chance (measured: 11.6 %
-    # test accuracy after 400 steps at their batch size 32). ``--opt eta_max=none`` runs it uncapped.
+    # Ravaut & Gorti's η(0), ε, δ plus a cap: uncapped, η jumps to the minibatch's line-search step
+    # and LeNet-5 stays at chance (docs/optimizers/learned-rate.md). --opt eta_max=none: the paper's rule.
     "ravaut2": {"eta_max": 0.3},
-    # Baydin et al.'s α0 = 1e-3, μ = 0.9, with β = 1e-5 instead of their 1e-3: at β = 1e-3 α grows
-    # until the loss spikes, then the spike's large gradients drive α from 0.005 to 6 within ten
-    # steps and the loss becomes NaN (step 55 of a 6,400-image run; β = 1e-4 did it at step 123).
+    # Baydin et al.'s α0 and μ with β = 1e-5: their β = 1e-3 diverges on LeNet-5 (docs/optimizers/learned-rate.md).
     "sgdn_hd": {"hypergrad_lr": 1e-5},
 }
 

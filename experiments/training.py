@@ -206,8 +206,8 @@ class PlateauStop:
     """Zheng et al. (2019)'s stopping rule over consecutive windows of ``window`` steps.
 
     Stop when the mean training loss of the latest window is less than ``threshold`` below the
-    mean of the window before it (the paper: "the loss falls by less than the threshold over
-    1,000 iterations"). Window means, not single minibatch losses, which are too noisy to compare.
+    mean of the window before it (Zheng et al. end training once the loss has decreased by no more
+    than a threshold over 1,000 iterations). Window means, not single minibatch losses, which are too noisy to compare.
     Its state travels in the checkpoint, so a resumed run stops exactly where a straight one would.
     """
 
