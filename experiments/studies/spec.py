@@ -323,7 +323,7 @@ class Study:
 
     # ----- identity ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The spec as plain data (JSON-able); :func:`study_from_dict` reads it back."""
+        """The spec as plain data (JSON-able), as the store keeps it; :func:`study_from_stored` reads it back."""
         out = dataclasses.asdict(self)
         del out["source"]
         return out
