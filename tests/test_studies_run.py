@@ -297,6 +297,14 @@ def test_a_corrupt_store_is_reported_and_never_overwritten(tmp_path: Path, capsy
     with pytest.raises(StoreError, match="not a minigrad study store"):
         StudyStore.open(foreign)
     assert foreign.read_bytes() == before
+    altered = tmp_path / "altered.sqlite"
+    StudyStore.open(altered, create=True).close()
+    with sqlite3.connect(altered) as db:
+        db.execute("ALTER TABLE cells DROP COLUMN data_hash")  # a store of another layout
+    before = altered.read_bytes()
+    with pytest.raises(StoreError, match="table cells has columns"):
+        StudyStore.open(altered)
+    assert altered.read_bytes() == before
     with pytest.raises(FileNotFoundError, match="no study store"):
         StudyStore.open(tmp_path / "missing.sqlite")
     assert not (tmp_path / "missing.sqlite").exists()

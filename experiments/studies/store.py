@@ -97,6 +97,16 @@ class StudyChanged(RuntimeError):
     """A study of this name exists in the store with a different spec."""
 
 
+def _schema_columns() -> dict[str, list[str]]:
+    """Each table's columns as :data:`SCHEMA` defines them (read from a throw-away in-memory database)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(SCHEMA)
+        return {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")] for t in TABLES}
+    finally:
+        db.close()
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -175,6 +185,14 @@ class StudyStore:
                 f"{path} is not a minigrad study store of schema version {SCHEMA_VERSION} "
                 f"(tables {sorted(tables)}, user_version {version}); it was left untouched"
             )
+        expected = _schema_columns()
+        for table in TABLES:
+            columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            if columns != expected[table]:
+                raise StoreError(
+                    f"{path}: table {table} has columns {columns}, a study store's has {expected[table]}; "
+                    "it was left untouched"
+                )
         return tables
 
     def close(self) -> None:
