@@ -224,7 +224,9 @@ def test_asking_for_the_gpu_without_cupy_says_how_to_install_it(
         "Tensor.to": lambda: minigrad.Tensor(np.ones(3)).to("gpu"),
         "Module.to": lambda: layers.LeNet5().to("gpu"),
         "DataLoader": lambda: datasets.DataLoader(images, labels, 2, device="gpu"),
-        "train": lambda: train(TrainConfig(device="gpu", train_limit=4, test_limit=4, out_dir=str(tmp_path))),
+        "train": lambda: train(
+            TrainConfig(device="gpu", train_limit=4, test_limit=4, batch_size=4, out_dir=str(tmp_path))
+        ),
     }
     with pytest.raises(RuntimeError, match=r"CuPy.*No module named 'cupy'.*pip install \"\.\[gpu\]\""):
         attempts[what]()
@@ -234,7 +236,8 @@ def test_the_command_line_without_cupy_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _without_cupy(monkeypatch)
-    assert cli.main(["train", "--device", "gpu", "--limit-train", "4", "--out", str(tmp_path), "--no-progress"]) == 1
+    argv = ["train", "--device", "gpu", "--limit-train", "4", "--batch-size", "4", "--out", str(tmp_path)]
+    assert cli.main([*argv, "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "CuPy" in err and 'pip install ".[gpu]"' in err
 
