@@ -4,19 +4,55 @@ from __future__ import annotations
 
 from typing import Any
 
+from minigrad import parallel
 from minigrad.autograd import Function
-from minigrad.backend import get_array_module
+from minigrad.backend import get_array_module, is_cupy_array
 
 
 class ReLU(Function):
-    """max(x, 0); gradient 0 at x = 0 (as PyTorch)."""
+    """max(x, 0); gradient 0 at x = 0 (as PyTorch).
+
+    Large NumPy arrays go block by block through minigrad's thread pool when it has several
+    threads (:func:`_relu_blocked`), bit-identical to the whole-array expressions that CuPy
+    arrays, small arrays and one thread take.
+    """
 
     def forward(self, x: Any) -> Any:
-        self.out = get_array_module(x).maximum(x, 0)
+        threads = _threads_for(x)
+        self.out = _relu_blocked(x, threads) if threads > 1 else None
+        if self.out is None:
+            self.out = get_array_module(x).maximum(x, 0)
         return self.out
 
     def backward(self, g: Any) -> Any:
-        return g * (self.out > 0)
+        threads = _threads_for(g)
+        grad = _relu_grad_blocked(g, self.out, threads) if threads > 1 else None
+        return g * (self.out > 0) if grad is None else grad
+
+
+def _threads_for(a: Any) -> int:
+    """Threads for an element-wise pass over ``a``: the pool's count for large NumPy arrays, else 1."""
+    return 1 if is_cupy_array(a) or a.size < parallel.ELEMENTWISE_MIN else parallel.get_num_threads()
+
+
+def _relu_blocked(x: Any, threads: int | None = None) -> Any:
+    """max(x, 0) over cache-sized blocks of x's memory, or None when x is not one dense block."""
+    xp = get_array_module(x)
+    out = xp.empty_like(x)  # the same layout as x (batch-innermost after a conv)
+    return out if parallel.blockwise(lambda xb, ob: xp.maximum(xb, 0, out=ob), x, out, threads=threads) else None
+
+
+def _relu_grad_blocked(g: Any, out: Any, threads: int | None = None) -> Any:
+    """g · (out > 0) over cache-sized blocks, the mask never leaving the cache; None when layouts differ."""
+    xp = get_array_module(g)
+    grad = xp.empty_like(out)
+
+    def run(gb: Any, ob: Any, rb: Any) -> None:
+        mask = parallel.scratch("relu_mask", gb.shape, xp, bool)
+        xp.greater(ob, 0, out=mask)
+        xp.multiply(gb, mask, out=rb)
+
+    return grad if parallel.blockwise(run, g, out, grad, threads=threads) else None
 
 
 class LeakyReLU(Function):
