@@ -129,7 +129,10 @@ class CaffeCifar10(Module):
     Caffe's training settings, for a reproduction: weights drawn from N(0, σ²) with σ = 0.0001 for
     conv1 and 0.01 for conv2, conv3 and ip1, biases zero; bias learning rate ×2 (conv1, conv2, ip1);
     weight decay 0.004, ×250 on ip1's weights and 0 on its bias; momentum 0.9; batch 100; inputs are
-    0..255 pixels minus the training set's mean image.
+    0..255 pixels minus the training set's mean image. The fillers with :mod:`layers.init`:
+    ``init.initialize(model, weight="normal", std=0.01, bias="zeros")``, then
+    ``init.normal_(model.features[0].weight, std=1e-4)``. (The layers otherwise start with
+    PyTorch's default.)
     """
 
     def __init__(self, num_classes: int = 10, activation_name: str = "relu", in_channels: int = 3) -> None:
@@ -159,8 +162,10 @@ class CaffeCifar10Quick(Module):
 
     As :class:`CaffeCifar10` without the LRN layers, and with two inner-product layers, 1024 → 64 →
     ``num_classes``, with no activation between them (as in the prototxt). Parameters: 2,432 +
-    25,632 + 51,264 + (1024·64 + 64 = 65,600) + (64·10 + 10 = 650) = 145,578. Caffe draws ip1 and
-    ip2 from N(0, 0.1²).
+    25,632 + 51,264 + (1024·64 + 64 = 65,600) + (64·10 + 10 = 650) = 145,578. Caffe's fillers are
+    those of "full" except ip1 and ip2, N(0, 0.1²): ``init.initialize(model, weight="normal",
+    std=0.01, bias="zeros")``, then ``init.normal_`` with std 1e-4 on ``features[0].weight`` and
+    std 0.1 on ``classifier[1].weight`` and ``classifier[2].weight``.
     """
 
     def __init__(self, num_classes: int = 10, activation_name: str = "relu", in_channels: int = 3) -> None:
@@ -201,8 +206,9 @@ class WameMnistNet(Module):
     1024·10 + 10 = 10,250; total 2,335,690.
 
     Initialisation: not stated; Keras's default, kept by the Toupee model files, is Glorot-uniform
-    weights and zero biases. Those files also put batch normalisation after every convolution and
-    dense layer, which Table 1 does not show; this model has none (minigrad has no batch norm).
+    weights and zero biases: ``layers.init.initialize(model, weight="xavier_uniform", bias="zeros")``.
+    Those files also put batch normalisation after every convolution and dense layer, which Table 1
+    does not show; this model has none (minigrad has no batch norm).
     """
 
     def __init__(
@@ -248,9 +254,10 @@ class WameCifarNet(Module):
     (twice); 96·192·9 + 192 = 166,080; 192·192·9 + 192 = 331,968 (three times); 192·192 + 192 =
     37,056; 192·10 + 10 = 1,930; total 1,369,738 (1,387,108 for 100 classes: 192·100 + 100 = 19,300).
 
-    Initialisation: Glorot-uniform weights and zero biases (Keras's default, as in the model file),
-    which also adds an L2 penalty of 1e-4 on the convolution weights and batch normalisation after
-    every convolution; Table 1 shows no batch normalisation and this model has none.
+    Initialisation: Glorot-uniform weights and zero biases (Keras's default, as in the model file):
+    ``layers.init.initialize(model, weight="xavier_uniform", bias="zeros")``. The model file also
+    adds an L2 penalty of 1e-4 on the convolution weights and batch normalisation after every
+    convolution; Table 1 shows no batch normalisation and this model has none.
     """
 
     def __init__(
@@ -320,7 +327,7 @@ class DozatAutoencoder(Module):
     Activation: leaky ReLU (Lasagne's default slope 0.01) after every convolution and dense layer
     except the output, which is linear as in Jones's code; the paper says only that leaky ReLUs
     replaced ReLUs. Initialisation: not stated; Lasagne's default is Glorot-uniform weights and zero
-    biases.
+    biases, ``layers.init.initialize(model, weight="xavier_uniform", bias="zeros")``.
     """
 
     def __init__(self, activation_name: str = "leaky_relu", in_channels: int = 1, code_size: int = 16) -> None:

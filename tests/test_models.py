@@ -11,7 +11,7 @@ import datasets
 import layers
 import minigrad
 import optimizers
-from layers import Conv2d, Linear
+from layers import Conv2d, Linear, init
 from minigrad import Tensor
 from minigrad import functional as F
 from minigrad.backend import to_device, to_numpy
@@ -203,3 +203,26 @@ def test_new_models_run_on_the_device_path_without_host_reads(name: str, monkeyp
     np.testing.assert_allclose(gpu_out, cpu_out, rtol=1e-6)
     for g, c in zip(gpu_grads, cpu_grads):
         np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-7)
+
+
+# ----- the initialisations the docstrings give, with layers.init ---------------------------------------------
+
+
+def test_caffe_fillers_recipe_of_the_docstring() -> None:
+    minigrad.seed(0)
+    net = init.initialize(layers.CaffeCifar10(), weight="normal", std=0.01, bias="zeros")
+    init.normal_(net.features[0].weight, std=1e-4)
+    conv1, conv3, ip1 = net.features[0], net.features[8], net.classifier[1]
+    assert abs(float(conv1.weight.data.std()) / 1e-4 - 1) < 0.05  # 2,400 draws
+    assert abs(float(conv3.weight.data.std()) / 0.01 - 1) < 0.05 and abs(float(ip1.weight.data.std()) / 0.01 - 1) < 0.05
+    assert all(float(abs(p.data).max()) == 0.0 for name, p in net.named_parameters() if name.endswith("bias"))
+
+
+@pytest.mark.parametrize("name", ["wame_mnist", "wame_cifar", "dozat_autoencoder"])
+def test_glorot_recipe_of_the_docstring(name: str) -> None:
+    net = init.initialize(layers.MODELS[name](), weight="xavier_uniform", bias="zeros")
+    for layer in net.modules():
+        if isinstance(layer, (Conv2d, Linear)):
+            fan_in, fan_out = init.fans(layer.weight.shape)
+            assert float(abs(layer.weight.data).max()) <= (6 / (fan_in + fan_out)) ** 0.5
+            assert float(abs(layer.bias.data).max()) == 0.0
