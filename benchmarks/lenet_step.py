@@ -10,10 +10,10 @@ intra-op threads to N, limits every BLAS/OpenMP pool in the process to N (thread
 minigrad's own pool (:func:`minigrad.parallel.set_num_threads`) to N, so ``--threads 1`` measures
 what one worker of a study gets.
 
-``--memory`` runs one training step per framework in a fresh subprocess at the largest batch
-size and reports its peak resident memory above what the process held before the first step
+``--memory`` runs three training steps per framework in a fresh subprocess at the largest batch
+size and reports their peak resident memory above what the process held before the first step
 (Linux: the kernel's high-water mark, reset through ``/proc/self/clear_refs``), plus, for
-minigrad, tracemalloc's peak of the NumPy arrays allocated during the step.
+minigrad, tracemalloc's peak of the NumPy arrays allocated during the steps.
 
     python -m benchmarks.lenet_step                                          # batch 64, then an epoch each
     python -m benchmarks.lenet_step --batch-sizes 16 32 64 128 256 --threads 2 --no-epoch
@@ -250,34 +250,37 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def measure_memory(framework: str, model_name: str, batch: int, threads: int | None, steps: int = 2) -> dict[str, Any]:
-    """Peak memory of ``steps`` training steps in this process (meant to run in a fresh one).
+def measure_memory(framework: str, model_name: str, batch: int, threads: int | None, steps: int = 3) -> dict[str, Any]:
+    """Peak memory of the first ``steps`` training steps in this process (meant to run in a fresh one).
 
-    The model, optimizer and batch are built and one untimed step runs first (PyTorch and NumPy
-    keep freed blocks, and the momentum buffers appear on the first step), then the peak mark is
-    reset and ``steps`` more steps run.
+    The model, optimizer and (random) batches are built first; the peak is measured from the resident
+    size just before the first step, so it counts what the steps allocate (activations, gradients,
+    momentum buffers, the frameworks' work buffers) and not the imported libraries. For minigrad,
+    tracemalloc's peak of the NumPy arrays allocated during the steps is reported too.
     """
-    images, labels = datasets.mnist("train")
-    batches = cut_batches(images, labels, batch, steps + 1)
+    # Random images rather than MNIST: loading the data set would leave freed heap behind that
+    # the steps could reuse unseen by the resident size; memory does not depend on the values.
+    rng = np.random.default_rng(0)
+    batches = [
+        (rng.standard_normal((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)) for _ in range(steps)
+    ]
     with thread_limit(threads):
-        step = minigrad_step_fn(batch, model_name=model_name)[0] if framework == "minigrad" else None
-        if framework == "torch":
+        if framework == "minigrad":
+            step: Step | None = minigrad_step_fn(batch, model_name=model_name)[0]
+        else:
             step = torch_step_fn(model_name=model_name)
             if step is None:
                 raise RuntimeError("--memory for torch needs PyTorch installed (pip install torch==2.13.0)")
-        assert step is not None
-        step(*batches[0])
         before_kib = _rss_kib("VmRSS")
         reset = _reset_peak_rss()
         if framework == "minigrad":
             tracemalloc.start()
-        for x, y in batches[1:]:
+        for x, y in batches:
             step(x, y)
         result: dict[str, Any] = {"framework": framework, "batch": batch, "rss_before_mib": (before_kib or 0) / 1024}
         if framework == "minigrad":
-            _, peak = tracemalloc.get_traced_memory()
+            result["tracemalloc_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
-            result["tracemalloc_peak_mib"] = peak / 2**20
         peak_kib = _rss_kib("VmHWM")
         if reset and peak_kib is not None and before_kib is not None:
             result["rss_peak_mib"] = peak_kib / 1024
@@ -357,11 +360,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         batch = max(args.batch_sizes)
         frameworks = ["minigrad"] + (["torch"] if "torch_step_ms" in first else [])
         result["memory"] = [memory_in_subprocess(fw, args.model, batch, args.threads) for fw in frameworks]
-        print(f"peak memory of a training step at batch {batch} (fresh process each, after one warm-up step):")
+        print(f"peak memory of the first training steps at batch {batch} (a fresh process each):")
         for m in result["memory"]:
             line = f"  {m['framework']:>8}: RSS before {m['rss_before_mib']:.1f} MiB"
             if "rss_step_peak_mib" in m:
-                line += f", peak during the step +{m['rss_step_peak_mib']:.1f} MiB"
+                line += f", peak during the steps +{m['rss_step_peak_mib']:.1f} MiB"
             if "tracemalloc_peak_mib" in m:
                 line += f", NumPy arrays (tracemalloc peak) {m['tracemalloc_peak_mib']:.1f} MiB"
             print(line)
