@@ -89,11 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=TRAIN_EXAMPLES,
         formatter_class=HelpFormatter,
     )
-    t.add_argument("--model", default="lenet5", choices=sorted(layers.MODELS), help="the network")
+    t.add_argument("--model", default="lenet5", choices=sorted(layers.models.CLASSIFIERS), help="the network")
     t.add_argument("--activation", default="relu", choices=layers.models.ACTIVATIONS, help="its activation")
     t.add_argument("--dataset", default="mnist", choices=sorted(DATASETS), help="the data")
     t.add_argument("--data-root", default=None, help="folder with the dataset's files (default: MNIST's bundled "
-                   "copy; Fashion-MNIST from Debian's dataset-fashion-mnist)")
+                   "copy; Fashion-MNIST from Debian's dataset-fashion-mnist; CIFAR from $MINIGRAD_CIFAR_ROOT)")
     t.add_argument("--optimizer", default="sgd", type=registry_name, choices=sorted(optimizers.OPTIMIZERS),
                    metavar="NAME", help="an optimizer of the registry (layer-sgd and layer_sgd are the same name): "
                    + ", ".join(sorted(optimizers.OPTIMIZERS)))

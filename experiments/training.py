@@ -122,6 +122,11 @@ class TrainConfig:
         check_device(self.device)
         if self.model not in layers.MODELS:
             raise ValueError(f"unknown model {self.model!r}: expected one of {sorted(layers.MODELS)}")
+        if self.model not in layers.models.CLASSIFIERS:
+            raise ValueError(
+                f"model {self.model!r} is not a classifier (its task is {layers.MODELS[self.model].task}); "
+                "minigrad train fits classifiers with cross-entropy: train it in a study (minigrad study run)"
+            )
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset {self.dataset!r}: expected one of {sorted(DATASETS)}")
         for name in ("batch_size", "epochs", "eval_batch_size", "log_every", "stop_window"):
@@ -139,7 +144,14 @@ class TrainConfig:
             raise ValueError(f"stop_threshold must be a finite number or None, got {self.stop_threshold!r}")
 
 
-DATASETS = {"mnist": datasets.mnist, "fashion_mnist": datasets.fashion_mnist}
+DATASETS = {
+    "mnist": datasets.mnist,
+    "fashion_mnist": datasets.fashion_mnist,
+    "cifar10": datasets.cifar10,
+    "cifar100": datasets.cifar100,
+}
+#: Classes per dataset, for the models' output layer.
+NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 
 
 def load_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -149,10 +161,10 @@ def load_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple
     train = loader("train", **kwargs)
     test = loader("test", **kwargs)
     if config.normalize:
-        # Statistics of the full training split, so a subset run sees the same inputs.
-        mean, std = float(train[0].mean(dtype=np.float64)), float(train[0].std(dtype=np.float64))
-        train = ((train[0] - mean) / std).astype(np.float32), train[1]
-        test = ((test[0] - mean) / std).astype(np.float32), test[1]
+        # Statistics of the full training split, per channel, so a subset run sees the same inputs.
+        mean, std = datasets.channel_mean_std(train[0])
+        train = datasets.standardize_channels(train[0], mean, std), train[1]
+        test = datasets.standardize_channels(test[0], mean, std), test[1]
     if config.train_limit:
         train = datasets.take(*train, config.train_limit)
     if config.test_limit:
@@ -179,7 +191,8 @@ def resolve_hyperparams(config: TrainConfig, steps_per_epoch: int) -> dict[str, 
 def build(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[layers.Module, optimizers.Optimizer]:
     """The seeded model on its device and its optimizer (one parameter group per layer)."""
     minigrad.seed(config.seed)
-    model = layers.MODELS[config.model](activation_name=config.activation).to(config.device)
+    model = layers.MODELS[config.model](activation_name=config.activation, num_classes=NUM_CLASSES[config.dataset])
+    model = model.to(config.device)
     hyper = resolve_hyperparams(config, steps_per_epoch)
     optimizer = optimizers.build_optimizer(config.optimizer, model.layer_groups(), **hyper)
     return model, optimizer

@@ -330,6 +330,9 @@ class DozatAutoencoder(Module):
     biases, ``layers.init.initialize(model, weight="xavier_uniform", bias="zeros")``.
     """
 
+    #: What the model is trained for: it reconstructs its input (MSE), where the others classify.
+    task = "reconstruction"
+
     def __init__(self, activation_name: str = "leaky_relu", in_channels: int = 1, code_size: int = 16) -> None:
         act = activation_name
         self.encoder = Sequential(
@@ -383,3 +386,5 @@ MODELS = {
     "wame_cifar": WameCifarNet,
     "dozat_autoencoder": DozatAutoencoder,
 }
+#: The models that classify (trained with cross-entropy by ``minigrad train``).
+CLASSIFIERS = {name: cls for name, cls in MODELS.items() if getattr(cls, "task", "classification") == "classification"}
