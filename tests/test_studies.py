@@ -6,6 +6,7 @@ Running studies (executors, the store, the report, the command line) is tested i
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 import datasets
 import layers
+from experiments.stepping import cross_entropy_per_sample, train_step
 from experiments.studies import cell as cell_module
 from experiments.studies.spec import (
     DataSpec,
@@ -315,3 +317,32 @@ lr = 1e-3
     with pytest.raises(StudySpecError) as info:
         validate_study(from_toml(BASE_TOML.replace('name = "lenet5"', 'name = "no_activation"\nactivation = "relu"')))
     assert info.value.key == "model.activation" and "activation" not in info.value.choices
+
+
+def test_a_bias_lr_mult_doubles_the_bias_step_and_leaves_the_weights_alone() -> None:
+    study = from_toml(BASE_TOML + '\n[[methods.params]]\nmatch = "*.bias"\nlr_mult = 2.0\n')
+    validate_study(study)
+    doubled = [c for c in study.cells() if c.method == "SGD"][0]
+    plain = dataclasses.replace(doubled, params=())
+    images, labels = datasets.mnist("train")
+    batch = (np.ascontiguousarray(images[:32]), labels[:32])
+    steps = {}
+    for name, cell in (("doubled", doubled), ("plain", plain)):
+        model = cell_module.build_model(study.model, seed=0)
+        before = {k: np.array(v) for k, v in model.state_dict().items()}
+        train_step(model, cell_module.build_optimizer(cell, model, steps_per_epoch=8), cross_entropy_per_sample, batch)
+        steps[name] = {k: v.astype(np.float64) - before[k] for k, v in model.state_dict().items()}
+    for key, step in steps["plain"].items():
+        if key.endswith(".bias"):
+            # float32 weights: each step is exact up to the rounding of θ − Δ (|θ| < 1, so ~1e-7)
+            np.testing.assert_allclose(steps["doubled"][key], 2 * step, rtol=1e-4, atol=1e-7)
+        else:
+            assert np.array_equal(steps["doubled"][key], step), key
+
+
+def test_schedules_that_need_the_run_length_get_the_cells() -> None:
+    study = from_toml(BASE_TOML.replace('lr = 0.05\n', 'lr = 0.05\nschedule = "cosine"\n', 1))
+    validate_study(study)
+    cell = study.cells()[0]
+    optimizer = cell_module.build_optimizer(cell, cell_module.build_model(study.model, 0), steps_per_epoch=8)
+    assert optimizer.schedule.total_steps == study.iterations == 12

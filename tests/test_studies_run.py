@@ -190,7 +190,15 @@ def test_cells_on_the_gpu_path_read_back_only_at_strides_and_evaluations(
     # Per cell: one read per curve point (12 / 3), the train loss at each evaluation after 0 (2),
     # and the loss and accuracy sums of each evaluation (3 × 2): none per step.
     assert len(fake_cupy.host_reads) == 4 * (4 + 2 + 3 * 2)
-    assert numbers(tmp_path / "s.sqlite", "tiny") == reference[1]  # NumPy underneath: the CPU's numbers
+    # NumPy underneath, through the device code paths (conv differs from the CPU's): the CPU's numbers
+    # up to float32 rounding, and the same initial weights and batches.
+    got = numbers(tmp_path / "s.sqlite", "tiny")
+    for key, cpu in reference[1].items():
+        assert got[key]["init_hash"] == cpu["init_hash"] and got[key]["data_hash"] == cpu["data_hash"]
+        for mine, theirs in zip(got[key]["measurements"], cpu["measurements"], strict=True):
+            assert mine[:2] == theirs[:2]  # iteration and split
+            for a, b in zip(mine[2:], theirs[2:], strict=True):  # the train loss is None at iteration 0
+                assert (a is None and b is None) or a == pytest.approx(b, rel=1e-5)
 
 
 # ----- the store ----------------------------------------------------------------------------------

@@ -91,11 +91,6 @@ class CellResult:
 
 
 # ----- building what a cell trains -----------------------------------------------------------------
-def registry_name(name: str) -> str:
-    """An optimizer's key in ``optimizers.OPTIMIZERS`` (``"layer-nag"`` → ``"layer_nag"``)."""
-    return str(name).lower().replace("-", "_")
-
-
 def build_model(spec: ModelSpec, seed: int) -> layers.Module:
     """The model of ``spec`` with its initial weights for ``seed``, on the host."""
     minigrad.seed(seed)
@@ -138,13 +133,19 @@ def param_groups(cell: Cell, model: layers.Module) -> list[dict[str, Any]]:
 
 
 def build_optimizer(cell: Cell, model: layers.Module, steps_per_epoch: int) -> optimizers.Optimizer:
-    """The cell's optimizer over ``model``'s groups; schedules that need the run's length get it."""
-    hyper = dict(cell.hyper)
-    if hyper.get("schedule") == "cosine":  # anneal over the cell's whole run unless told otherwise
-        hyper.setdefault("schedule_total_steps", cell.iterations)
-    if hyper.get("schedule") == "epoch":
-        hyper.setdefault("schedule_steps_per_epoch", steps_per_epoch)
-    return optimizers.build_optimizer(registry_name(cell.optimizer), param_groups(cell, model), **hyper)
+    """The cell's optimizer over ``model``'s groups.
+
+    A schedule that needs the run's length gets the cell's: ``cosine`` anneals over its
+    ``iterations``, ``epoch`` counts epochs of ``steps_per_epoch`` batches (unless the spec gives
+    ``schedule_total_steps`` or ``schedule_steps_per_epoch`` itself).
+    """
+    return optimizers.build_optimizer(
+        cell.optimizer,
+        param_groups(cell, model),
+        total_steps=cell.iterations,
+        steps_per_epoch=steps_per_epoch,
+        **cell.hyper,
+    )
 
 
 # ----- data ---------------------------------------------------------------------------------------

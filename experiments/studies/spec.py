@@ -733,11 +733,12 @@ def _validate_method(study: Study, index: int, method: Method, group_names: list
     from experiments.studies import cell as cell_module
 
     src, where = study.source, f"methods[{index}]"
-    cls = optimizers.OPTIMIZERS.get(cell_module.registry_name(method.optimizer))
-    if cls is None:
+    try:
+        cls = optimizers.OPTIMIZERS[optimizers.registry_key(method.optimizer)]
+    except ValueError:
         raise StudySpecError(
             src, f"{where}.optimizer", f"unknown optimizer {method.optimizer!r}", sorted(optimizers.OPTIMIZERS)
-        )
+        ) from None
     accepted = optimizers.hyperparameters(cls)
     for key in [*method.hyper, *method.grid]:
         if key.startswith(SCHEDULE_PREFIX) and "schedule" in accepted:
