@@ -146,6 +146,11 @@ def test_a_dask_local_cluster_of_two_worker_processes_gives_bit_identical_number
         assert workers.capacity() == 2
         pids = workers.client.run(os.getpid)  # two worker processes, none of them this one
         assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
+        # Without Dask's MALLOC_TRIM_THRESHOLD_, which doubles the CPU time of a cell (runner.DASK_WORKER_ENVIRON).
+        environ = workers.client.run(
+            lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+        )
+        assert all(e == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"} for e in environ.values()), environ
         summary = runner.run_study(tiny(), workers, tmp_path / "s.sqlite", progress=False)
     finally:
         workers.close()

@@ -132,17 +132,30 @@ def _dask_workers(client: Any, description: str, close: Callable[[], None]) -> W
     )
 
 
+#: The environment Dask's nanny gives each worker process it starts (its ``pre-spawn-environ``):
+#: Dask's own one-thread settings, without its ``MALLOC_TRIM_THRESHOLD_=65536``. Setting that
+#: variable turns off glibc's adaptive mmap threshold, so every large temporary array becomes a
+#: fresh mmap whose pages are faulted in again; it doubled the CPU time of LeNet-5 training steps
+#: (measured: 1.48 s against 0.73 s for 120 steps, batch 64, one thread).
+DASK_WORKER_ENVIRON = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
+
+
 def dask_local(workers: int | None = None) -> Workers:
     """A ``distributed.LocalCluster`` of ``workers`` processes (default: one per core), one thread each.
 
     The scheduler does not retry tasks itself (``allowed-failures`` 0): a cell whose worker dies
-    comes back to the driver, which tries it once more, as with a process pool.
+    comes back to the driver, which tries it once more, as with a process pool. Workers start
+    with :data:`DASK_WORKER_ENVIRON`.
     """
     import dask
     from distributed import Client, LocalCluster
 
     n = workers or os.cpu_count() or 1
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    settings = {
+        "distributed.scheduler.allowed-failures": 0,
+        "distributed.nanny.pre-spawn-environ": DASK_WORKER_ENVIRON,
+    }
+    with dask.config.set(settings):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
         )
