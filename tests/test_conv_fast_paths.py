@@ -33,8 +33,8 @@ from tests import fake_cupy
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of a few hundred bytes, and the pool used from the smallest sizes on."""
     monkeypatch.setattr(conv, "CHUNK_BYTES", 512)
-    monkeypatch.setattr(conv, "GRAD_INPUT_CHUNK_BYTES", 1024)
-    monkeypatch.setattr(conv, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(conv, "SHARE_BYTES", 256)
+    monkeypatch.setattr(conv, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(conv, "POOL_BLOCK", 64)
     monkeypatch.setattr(conv, "PARALLEL_MIN", 1)
     monkeypatch.setattr(parallel, "ELEMENTWISE_BLOCK", 100)
@@ -78,8 +78,9 @@ def test_blocked_conv_matches_the_reference(case: tuple, dtype: Any) -> None:
     x, w, b, stride, pad = _conv_case(seed, n, c, f, size, k, s, p, dtype)
     x_pad = _padded(x, pad)
     oh = conv.output_size(size, k, s, p)
-    old = conv.CHUNK_BYTES, conv.GRAD_INPUT_CHUNK_BYTES
-    conv.CHUNK_BYTES = conv.GRAD_INPUT_CHUNK_BYTES = 64  # many blocks: rows, or segments of a row
+    old = conv.CHUNK_BYTES, conv.SHARE_BYTES, conv.PARALLEL_MIN_BYTES
+    conv.CHUNK_BYTES = conv.SHARE_BYTES = 64  # many blocks: rows, or segments of a row
+    conv.PARALLEL_MIN_BYTES = 0  # and the input gradient in two halves
     try:
         out = conv.conv2d_forward_blocked(x_pad, w, b, stride, oh, oh)
         ref, col = conv.conv2d_forward_reference(x_pad, w, b, stride, oh, oh)
@@ -87,7 +88,7 @@ def test_blocked_conv_matches_the_reference(case: tuple, dtype: Any) -> None:
         got = conv.conv2d_backward_blocked(x_pad, w, g4, stride, (True, True, True))
         want = conv.conv2d_backward_reference(col, w, g4, stride, x_pad.shape, (True, True, True))
     finally:
-        conv.CHUNK_BYTES, conv.GRAD_INPUT_CHUNK_BYTES = old
+        conv.CHUNK_BYTES, conv.SHARE_BYTES, conv.PARALLEL_MIN_BYTES = old
     # Not bit-equal: the GEMMs and sums run in other orders (see the module docstring).
     tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
     np.testing.assert_allclose(out, ref, **tol)

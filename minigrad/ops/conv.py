@@ -15,16 +15,20 @@ Two implementations of the convolution compute the same thing:
 - the reference (:func:`conv2d_forward_reference`, :func:`conv2d_backward_reference`) builds the
   whole column matrix and multiplies once. CuPy arrays take it: one large kernel is what a GPU
   wants.
-- NumPy arrays take the blocked path. The output is cut into blocks of rows (whole batch) whose
-  columns fit in cache (:data:`CHUNK_BYTES`); each block is im2col'ed into a reused per-thread
-  buffer and multiplied straight into its rows of the output, and backward rebuilds each block
-  from the saved padded input. The full column matrix (20 MB in LeNet-5's first layer at batch
-  256, written and read back through main memory, and freshly page-faulted on every step) is
-  never built. Blocks are spread over minigrad's thread pool (:mod:`minigrad.parallel`) in a
-  geometry fixed by the shapes, so the result does not depend on the thread count.
+- NumPy arrays take the blocked path (:func:`conv2d_forward_blocked`,
+  :func:`conv2d_backward_blocked`). The output positions are cut into blocks whose columns fit in
+  cache (:data:`CHUNK_BYTES`); each block is im2col'ed into a reused per-thread buffer in one copy
+  and multiplied straight into its part of the output, and backward rebuilds each block from the
+  saved padded input (a view of the input itself when it needs neither padding nor a transpose).
+  The full column matrix (20 MB in LeNet-5's first layer at batch 256, written and read back
+  through main memory, and freshly page-faulted on every step) is never built. Large convs
+  spread their blocks over minigrad's thread pool (:mod:`minigrad.parallel`), in a geometry fixed
+  by the shapes, so the result does not depend on the thread count. The two agree to rounding:
+  the sums run in another order (``tests/test_conv_fast_paths.py``).
 
-Pooling runs the same element-wise code on both, over blocks of channels on NumPy (pool threads,
-cache-sized); its results are exact, so blocked and whole-array agree bit for bit.
+Pooling runs the same element-wise code on both; on NumPy with several threads, large inputs go
+over the pool in blocks of channels. Its results are exact, so blocks and whole arrays agree bit
+for bit.
 """
 
 from __future__ import annotations
@@ -36,19 +40,21 @@ from minigrad import parallel
 from minigrad.autograd import Function
 from minigrad.backend import get_array_module, is_cupy_array
 
-# Bytes of one block's im2col columns on the blocked path: about an L2 cache. Measured on LeNet-5
-# at batch 256 (one thread), blocks of 0.35-1.5 MB ran the first conv's forward ~25 % faster and
-# the second conv's backward ~2x faster than the whole column matrix, before counting page faults.
+# Bytes of one block's im2col columns on the blocked path: half an L2 cache. Measured with one
+# thread, each conv of LeNet-5 alone at batch 256: 512 KB blocks ran the first conv's forward and
+# weight gradient in 3.3 ms against 6.9 ms for the whole column matrix, the second conv's forward
+# and gradients in 9.5 ms against 14.3 ms. 1 MB blocks ran the first conv in 7.5 ms: its 6 × 25
+# GEMM runs at half speed or less past ~4,000 columns.
 CHUNK_BYTES = 1 << 19
-# The input gradient's blocks: larger, as each costs kh·kw scattered adds that stream anyway.
-GRAD_INPUT_CHUNK_BYTES = 4 * CHUNK_BYTES
-# Input gradients from this size on are computed in two channel groups (two threads' worth).
-SPLIT_MIN_BYTES = 1 << 18
+# Bytes of one kernel offset's share of the input gradient (C × block positions) in col2im.
+SHARE_BYTES = 1 << 18
+# Convolutions with at least this many bytes of columns are worth two threads (handing work to a
+# thread costs 30-50 µs; this is ~0.2 ms of work); their input gradient is then summed in two halves.
+PARALLEL_MIN_BYTES = 1 << 21
 # Elements of one pooling block: small enough to stay in L2 with its mask and output.
 POOL_BLOCK = 1 << 16
-# Pooling runs in blocks over the pool only with several threads and this many elements or more:
-# handing work to a thread costs ~20 µs.
-PARALLEL_MIN = 1 << 15
+# Pooling runs in blocks over the pool only with several threads and at least this many elements.
+PARALLEL_MIN = 1 << 19
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -179,14 +185,14 @@ def position_blocks(oh: int, ow: int, position_bytes: int, limit: int | None = N
     return [(r, r + 1, q0, q1) for r in range(oh) for q0, q1 in segments]
 
 
-def channel_groups(c: int, grad_bytes: int) -> list[tuple[int, int]]:
-    """Input channels cut into two groups for the input gradient's col2im, or one when it is small.
+def _column_bytes(x_pad: Any, w: Any, out4: Any) -> int:
+    """Bytes of the whole column matrix of a conv: its measure of work."""
+    return w[0].size * out4[0].size * x_pad.itemsize
 
-    Fixed by the shapes, not by the thread count: two threads can each own a group (they write
-    disjoint channels of the gradient), and one thread runs the very same GEMMs in turn. Below
-    :data:`SPLIT_MIN_BYTES` of gradient, Python's per-call cost outweighs a second thread.
-    """
-    return parallel.chunks(c, 2 if grad_bytes >= SPLIT_MIN_BYTES else 1)
+
+def _threads(column_bytes: int) -> int:
+    """Threads for a conv's blocks: 1 below :data:`PARALLEL_MIN_BYTES` of columns, else the pool's count."""
+    return 1 if column_bytes < PARALLEL_MIN_BYTES else parallel.get_num_threads()
 
 
 def conv2d_forward_blocked(x_pad: Any, w: Any, b: Any, stride: tuple[int, int], oh: int, ow: int) -> Any:
@@ -209,7 +215,7 @@ def conv2d_forward_blocked(x_pad: Any, w: Any, b: Any, stride: tuple[int, int], 
             if b is not None:
                 part += b[:, None]  # while the block is still in cache
 
-    parallel.for_each_chunk(run, len(blocks), calls_blas=True)
+    parallel.for_each_chunk(run, len(blocks), calls_blas=True, threads=_threads(_column_bytes(x_pad, w, out)))
     return out
 
 
@@ -220,13 +226,14 @@ def conv2d_backward_blocked(
 
     The weight and bias gradients are summed per block of output rows, then over blocks in block
     order (so they differ from the reference's one long sum by rounding only). The input gradient
-    is scattered block after block, each channel group by one thread.
+    receives its terms in another order than in the reference (by block, and in two halves).
     """
     xp = get_array_module(g4)
     c, _, _, n = x_pad.shape
     f, _, kh, kw = w.shape
     _, oh, ow, _ = g4.shape
     k = c * kh * kw
+    threads = _threads(_column_bytes(x_pad, w, g4))
     gx_pad = gw = gb = None
     if needs[1] or needs[2]:
         windows = offset_view(x_pad, kh, kw, stride, oh, ow)
@@ -246,30 +253,38 @@ def conv2d_backward_blocked(
                     # col · gᵀ (K × F) rather than g · colᵀ: BLAS runs this orientation about 2x faster.
                     xp.matmul(col.reshape(k, -1), g_part.T, out=gw_parts[index])
 
-        parallel.for_each_chunk(weight_grads, len(blocks), calls_blas=True)
+        parallel.for_each_chunk(weight_grads, len(blocks), calls_blas=True, threads=threads)
         if gw_parts is not None:
             gw = gw_parts.sum(axis=0).T.reshape(w.shape)
         if gb_parts is not None:
             gb = gb_parts.sum(axis=0)
     if needs[0]:
+        # col2im as in the reference, one small GEMM per kernel offset whose product (a block of
+        # positions, SHARE_BYTES) is added onto the input positions it came from while in cache.
+        # Two threads take half of the offsets each, into a sum of their own (no shared writes);
+        # the sums are added at the end, in the same order whatever the thread count.
         sh, sw = stride
-        w_t = w.reshape(f, k).T  # (K, F); row c·kh·kw + i·kw + j is channel c, offset (i, j)
-        gx_pad = xp.zeros(x_pad.shape, dtype=g4.dtype)
-        groups = channel_groups(c, gx_pad.nbytes)
-        blocks = position_blocks(oh, ow, groups[0][1] * kh * kw * n * g4.itemsize, GRAD_INPUT_CHUNK_BYTES)
+        w_by_offset = xp.ascontiguousarray(w.transpose(2, 3, 1, 0))  # (kh, kw, C, F)
+        offsets = [(i, j) for i in range(kh) for j in range(kw)]
+        halves = parallel.chunks(len(offsets), 2 if _column_bytes(x_pad, w, g4) >= PARALLEL_MIN_BYTES else 1)
+        sums = [xp.zeros(x_pad.shape, dtype=g4.dtype) for _ in halves]
+        blocks = position_blocks(oh, ow, c * n * g4.itemsize, SHARE_BYTES)
 
         def input_grad(first: int, last: int) -> None:
-            for c0, c1 in groups[first:last]:
+            for half in range(first, last):
+                o0, o1 = halves[half]
                 for r0, r1, q0, q1 in blocks:
                     g_part = g4[:, r0:r1, q0:q1].reshape(f, -1)
-                    dcol = parallel.scratch("dcol", (c1 - c0, kh, kw, r1 - r0, q1 - q0, n), xp, g4.dtype)
-                    xp.matmul(w_t[c0 * kh * kw : c1 * kh * kw], g_part, out=dcol.reshape((c1 - c0) * kh * kw, -1))
-                    for i in range(kh):
-                        for j in range(kw):
-                            window = _window(i + sh * r0, j + sw * q0, r1 - r0, q1 - q0, sh, sw)
-                            gx_pad[(slice(c0, c1), *window)] += dcol[:, i, j]
+                    share = parallel.scratch("share", (c, r1 - r0, q1 - q0, n), xp, g4.dtype)
+                    for i, j in offsets[o0:o1]:
+                        xp.matmul(w_by_offset[i, j], g_part, out=share.reshape(c, -1))
+                        window = _window(i + sh * r0, j + sw * q0, r1 - r0, q1 - q0, sh, sw)
+                        sums[half][(slice(None), *window)] += share
 
-        parallel.for_each_chunk(input_grad, len(groups), calls_blas=True)
+        parallel.for_each_chunk(input_grad, len(halves), calls_blas=True, threads=threads)
+        gx_pad = sums[0]
+        for other in sums[1:]:
+            gx_pad += other
     return gx_pad, gw, gb
 
 
