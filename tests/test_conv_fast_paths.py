@@ -123,13 +123,22 @@ def _conv_step(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: Any, pad: An
 
 @pytest.mark.usefixtures("small_blocks")
 @pytest.mark.parametrize("geometry", [(1, 0), (1, 2), (2, 1)])
-def test_conv_is_bit_identical_for_any_thread_count(geometry: tuple[int, int]) -> None:
+def test_conv_is_bit_identical_for_any_thread_count(geometry: tuple[int, int], monkeypatch) -> None:
     stride, pad = geometry
     x, w, b, stride2, pad2 = _conv_case(3, 6, 3, 4, 12, 3, stride, pad, np.float32)
+    split: list[tuple[int, int]] = []  # (pieces of work, threads) of every pool call
+    real = parallel.for_each_chunk
+
+    def spy(fn: Any, n: int, calls_blas: bool = False, threads: int | None = None) -> None:
+        split.append((n, parallel.get_num_threads() if threads is None else threads))
+        real(fn, n, calls_blas, threads)
+
+    monkeypatch.setattr(parallel, "for_each_chunk", spy)
     results = []
     for threads in (1, 2, 3):
         parallel.set_num_threads(threads)
         results.append(_conv_step(x, w, b, stride2, pad2))
+    assert len(split) == 9 and all(n > 3 for n, _ in split[:2]) and {t for _, t in split} == {1, 2, 3}
     for other in results[1:]:
         for a, r in zip(other, results[0]):
             assert np.array_equal(a, r)
@@ -174,16 +183,17 @@ def test_pooling_in_blocks_is_bit_identical_to_whole_arrays(mode: str, geometry:
 def test_relu_in_blocks_is_bit_identical_to_the_reference() -> None:
     rng = np.random.default_rng(4)
     x = rng.standard_normal((6, 5, 8, 9)).astype(np.float32)
-    x[0, 0, 0, :4] = 0.0  # gradient 0 at 0
+    x[0, 0, 0, :5] = [0.0, -0.0, np.nan, np.inf, -np.inf]  # gradient 0 at 0; signed zeros and NaN kept
     g = rng.standard_normal(x.shape).astype(np.float32)
+    want_y, want_g = np.maximum(x, 0), g * (x > 0)
     for threads in (1, 2, 3):
         parallel.set_num_threads(threads)
         for layout in (x, np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)):
             xt = Tensor(layout.copy(), requires_grad=True)
             y = F.relu(xt)
             y.backward(g)
-            assert np.array_equal(y.data, np.maximum(x, 0))
-            assert np.array_equal(xt.grad, g * (x > 0))
+            for got, want in ((y.data, want_y), (xt.grad, want_g)):
+                assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
 
 
 @pytest.mark.usefixtures("small_blocks")

@@ -145,6 +145,10 @@ def test_config_validation(tmp_path: Path) -> None:
 
 def test_benchmark_fast_mode_measures_something() -> None:
     from benchmarks import lenet_step
+    from minigrad import parallel
 
-    result = lenet_step.main(["--fast"])
-    assert result["minigrad_step_ms"] > 0 and result["minigrad_epoch_s"] > 0
+    threads_before = parallel.get_num_threads()
+    result = lenet_step.main(["--fast", "--batch-sizes", "16", "32", "--threads", "1"])
+    assert [row["batch"] for row in result["rows"]] == [16, 32]
+    assert all(row["minigrad_step_ms"] > 0 for row in result["rows"]) and result["minigrad_epoch_s"] > 0
+    assert parallel.get_num_threads() == threads_before  # --threads is undone afterwards

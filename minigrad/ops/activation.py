@@ -12,34 +12,54 @@ from minigrad.backend import get_array_module, is_cupy_array
 class ReLU(Function):
     """max(x, 0); gradient 0 at x = 0 (as PyTorch).
 
-    Large NumPy arrays go block by block through minigrad's thread pool when it has several
-    threads (:func:`_relu_blocked`), bit-identical to the whole-array expressions that CuPy
-    arrays, small arrays and one thread take.
+    Large NumPy arrays go block by block (:func:`_relu_blocked`, :func:`_relu_grad_blocked`),
+    spread over minigrad's thread pool when it has several threads, bit-identical to the
+    whole-array expressions that CuPy arrays and small arrays take.
     """
 
     def forward(self, x: Any) -> Any:
+        # In blocks even on one thread: against a block of zeros NumPy's maximum runs its
+        # vectorised loop, about twice as fast as against the scalar 0 (measured, 1.2 M floats).
         threads = _threads_for(x)
-        self.out = _relu_blocked(x, threads) if threads > 1 else None
+        self.out = _relu_blocked(x, threads) if threads else None
         if self.out is None:
             self.out = get_array_module(x).maximum(x, 0)
         return self.out
 
     def backward(self, g: Any) -> Any:
         threads = _threads_for(g)
-        grad = _relu_grad_blocked(g, self.out, threads) if threads > 1 else None
+        grad = _relu_grad_blocked(g, self.out, threads) if threads and threads > 1 else None
         return g * (self.out > 0) if grad is None else grad
 
 
-def _threads_for(a: Any) -> int:
-    """Threads for an element-wise pass over ``a``: the pool's count for large NumPy arrays, else 1."""
-    return 1 if is_cupy_array(a) or a.size < parallel.ELEMENTWISE_MIN else parallel.get_num_threads()
+def _threads_for(a: Any) -> int | None:
+    """Threads for a blocked element-wise pass over ``a``; None for CuPy and small arrays (one plain call)."""
+    return None if is_cupy_array(a) or a.size < parallel.ELEMENTWISE_MIN else parallel.get_num_threads()
+
+
+_zero_blocks: dict[str, Any] = {}
+
+
+def _zeros(xp: Any, dtype: Any, size: int) -> Any:
+    """A read-only block of ``size`` zeros of ``dtype``, made once and shared."""
+    key = xp.dtype(dtype).str
+    block = _zero_blocks.get(key)
+    if block is None or block.size < size:
+        block = xp.zeros(max(size, parallel.ELEMENTWISE_BLOCK), dtype=dtype)
+        block.flags.writeable = False
+        _zero_blocks[key] = block
+    return block[:size]
 
 
 def _relu_blocked(x: Any, threads: int | None = None) -> Any:
     """max(x, 0) over cache-sized blocks of x's memory, or None when x is not one dense block."""
     xp = get_array_module(x)
     out = xp.empty_like(x)  # the same layout as x (batch-innermost after a conv)
-    return out if parallel.blockwise(lambda xb, ob: xp.maximum(xb, 0, out=ob), x, out, threads=threads) else None
+
+    def run(xb: Any, ob: Any) -> None:
+        xp.maximum(xb, _zeros(xp, xb.dtype, xb.size), out=ob)
+
+    return out if parallel.blockwise(run, x, out, threads=threads) else None
 
 
 def _relu_grad_blocked(g: Any, out: Any, threads: int | None = None) -> Any:
