@@ -151,11 +151,20 @@ def test_a_dask_local_cluster_of_two_worker_processes_gives_bit_identical_number
             lambda: {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
         )
         assert all(e == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"} for e in environ.values()), environ
+        assert runner.slow_malloc_workers(workers.client) == []
         summary = runner.run_study(tiny(), workers, tmp_path / "s.sqlite", progress=False)
     finally:
         workers.close()
     assert summary.done == 4
     assert numbers(tmp_path / "s.sqlite", "tiny") == reference[1]
+
+
+def test_workers_with_dasks_malloc_setting_are_found() -> None:
+    class Client:  # what distributed.Client.run returns: {worker address: the function's result}
+        def run(self, fn):
+            return {"a": ("65536", None), "b": ("1073741824", "33554432"), "c": (None, None), "d": ("65536", None)}
+
+    assert runner.slow_malloc_workers(Client()) == ["a", "d"]
 
 
 def test_a_worker_that_dies_is_retried_once_then_the_cell_is_lost(

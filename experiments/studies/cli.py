@@ -107,7 +107,15 @@ def _workers(args: argparse.Namespace) -> Any:
     if args.scheduler is not None:
         if args.workers is not None:
             raise ValueError("--workers counts local processes: a running scheduler has its own workers")
-        return runner.dask_connect(args.scheduler)
+        workers = runner.dask_connect(args.scheduler)
+        slow = runner.slow_malloc_workers(workers.client)
+        if slow:
+            print(
+                f"warning: {len(slow)} Dask worker(s) run with MALLOC_TRIM_THRESHOLD_ and no MALLOC_MMAP_THRESHOLD_, "
+                f"which doubles the CPU time of a cell; start them as: {runner.DASK_WORKER_COMMAND}",
+                file=sys.stderr,
+            )
+        return workers
     if args.workers == 0:
         return runner.inline()
     return runner.process_pool(args.workers)
