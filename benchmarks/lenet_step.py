@@ -146,15 +146,12 @@ def thread_limit(threads: int | None) -> Iterator[None]:
     with contextlib.suppress(ImportError):
         import torch
     previous_torch = torch.get_num_threads() if torch is not None else None
-    previous_ours = parallel.get_num_threads()
     if torch is not None:
         torch.set_num_threads(threads)
-    parallel.set_num_threads(threads)
     try:
-        with threadpool_limits(limits=threads):
+        with threadpool_limits(limits=threads), parallel.use_threads(threads):
             yield
     finally:
-        parallel.set_num_threads(previous_ours)
         if torch is not None and previous_torch is not None:
             torch.set_num_threads(previous_torch)
 

@@ -95,6 +95,18 @@ def set_num_threads(n: int | None) -> None:
     _explicit = n
 
 
+@contextlib.contextmanager
+def use_threads(n: int | None) -> Iterator[None]:
+    """Run the body with :func:`set_num_threads` ``(n)``, then restore the setting before it (or automatic)."""
+    global _explicit
+    previous = _explicit
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        _explicit = previous
+
+
 def get_num_threads() -> int:
     """The number of threads minigrad's parallel loops use now (see the module docstring)."""
     if _explicit is not None:

@@ -226,6 +226,18 @@ def test_set_num_threads_rejects_bad_values() -> None:
     assert parallel.get_num_threads() == 3
 
 
+def test_use_threads_restores_the_setting_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(parallel.ENV_VAR, raising=False)
+    with parallel.use_threads(3):
+        assert parallel.get_num_threads() == 3
+    with threadpool_limits(limits=1):
+        assert parallel.get_num_threads() == 1  # automatic again, not frozen at the count seen before
+    parallel.set_num_threads(2)
+    with parallel.use_threads(None), threadpool_limits(limits=1):
+        assert parallel.get_num_threads() == 1
+    assert parallel.get_num_threads() == 2
+
+
 def test_environment_variable_sets_the_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(parallel.ENV_VAR, "3")
     assert parallel.get_num_threads() == 3
