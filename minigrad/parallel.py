@@ -130,6 +130,16 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
+def _forget_pool_after_fork() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool on first use."""
+    global _pool, _pool_size, _lock
+    _pool, _pool_size, _lock = None, 0, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 @contextlib.contextmanager
 def _blas_single_thread() -> Iterator[None]:
     """Hold every BLAS library at one thread (per calling thread) for the body, then restore."""

@@ -13,6 +13,9 @@ Small block sizes and thresholds are patched in so that small, fast inputs cut i
 
 from __future__ import annotations
 
+import os
+import select
+import signal
 import threading
 from typing import Any
 
@@ -274,6 +277,30 @@ def test_for_each_chunk_covers_the_range_once_and_raises_errors() -> None:
 
     with pytest.raises(KeyError, match="piece"):
         parallel.for_each_chunk(fail, 10)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_a_pool_of_its_own() -> None:
+    parallel.set_num_threads(2)
+    parallel.for_each_chunk(lambda a, b: None, 2)  # the parent's pool exists now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: with the parent's dead pool this would wait forever
+        seen: list[int] = []
+        parallel.for_each_chunk(lambda a, b: seen.append(a), 2)
+        os.write(write, bytes([len(seen)]))
+        os._exit(0)
+    os.close(write)
+    ready: list[int] = []
+    try:
+        ready, _, _ = select.select([read], [], [], 20.0)
+        assert ready, "the forked child hung on the parent's thread pool"
+        assert os.read(read, 1) == bytes([2])
+    finally:
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(read)
 
 
 def test_blas_is_held_at_one_thread_inside_the_pool_and_restored() -> None:
