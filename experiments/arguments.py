@@ -57,5 +57,10 @@ def finite_float(text: str) -> float:
 
 
 def registry_name(text: str) -> str:
-    """``Layer-SGD`` -> ``layer_sgd``: the registry's spelling of an optimizer name (argparse checks it)."""
-    return text.strip().lower().replace("-", "_")
+    """argparse type of an optimizer name: its registry key (``Layer-SGD`` -> ``layer_sgd``), or the valid names."""
+    import optimizers
+
+    try:
+        return optimizers.registry_key(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -178,23 +178,13 @@ def load_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple
     return train, test
 
 
-def resolve_hyperparams(config: TrainConfig, steps_per_epoch: int) -> dict[str, Any]:
-    """The optimizer's hyperparameters with the lengths that schedules take from the run filled in."""
-    hyper = dict(config.hyperparams)
-    if hyper.get("schedule") == "cosine":  # anneal over the whole run unless told otherwise
-        hyper.setdefault("schedule_total_steps", config.epochs * steps_per_epoch)
-    if hyper.get("schedule") == "epoch":
-        hyper.setdefault("schedule_steps_per_epoch", steps_per_epoch)
-    return hyper
-
-
 def build(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[layers.Module, optimizers.Optimizer]:
     """The seeded model on its device and its optimizer (one parameter group per layer)."""
     minigrad.seed(config.seed)
     model = layers.MODELS[config.model](activation_name=config.activation, num_classes=NUM_CLASSES[config.dataset])
     model = model.to(config.device)
-    hyper = resolve_hyperparams(config, steps_per_epoch)
-    optimizer = optimizers.build_optimizer(config.optimizer, model.layer_groups(), **hyper)
+    optimizer = optimizers.build_optimizer(config.optimizer, model.layer_groups(), total_steps=config.epochs *
+                                           steps_per_epoch, steps_per_epoch=steps_per_epoch, **config.hyperparams)
     return model, optimizer
 
 
@@ -310,10 +300,13 @@ def check_resumable(saved_config: Mapping[str, Any], config: TrainConfig, steps_
     diff = {k: (saved_config.get(k), now[k]) for k in RESUME_KEYS if saved_config.get(k) != now[k]}
     if diff:
         raise ValueError(f"cannot resume: the checkpoint was written with other settings {diff} (saved, now)")
-    before = resolve_hyperparams(TrainConfig(**{**now, "epochs": saved_config["epochs"]}), steps_per_epoch)
-    after = resolve_hyperparams(config, steps_per_epoch)
+    before, after = (
+        repr(optimizers.build_schedule(config.hyperparams, total_steps=epochs * steps_per_epoch,
+                                       steps_per_epoch=steps_per_epoch))
+        for epochs in (saved_config["epochs"], config.epochs)
+    )
     if before != after:
-        changed = {k: (before.get(k), after.get(k)) for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        changed = (before, after)
         raise ValueError(
             f"cannot resume with --epochs {config.epochs}: the run's {config.hyperparams.get('schedule')} schedule "
             f"was sized for {saved_config['epochs']} epoch(s) {changed} (saved, now), and resizing it would move "

@@ -207,7 +207,8 @@ class Optimizer:
             self.lr_mult = 1.0
 
     def state_for(self, p: Parameter, group: dict[str, Any]) -> dict[str, Any]:
-        """The state of ``p``: made by :meth:`init_state` on first use, moved to ``p``'s device if the model moved."""
+        """The state of ``p``: made by :meth:`init_state` on first use, moved to ``p``'s device and dtype if the
+        model was moved or cast since (``Module.to``)."""
         state = self.state.get(p)
         if state is None:
             state = {"step": 0, **self.init_state(p, group)}
@@ -216,7 +217,9 @@ class Optimizer:
             xp = get_array_module(p.data)
             for key, value in state.items():
                 if hasattr(value, "shape") and get_array_module(value) is not xp:
-                    state[key] = to_device(value, device_of(p.data))
+                    value = state[key] = to_device(value, device_of(p.data))
+                if getattr(value, "shape", None) == p.shape and value.dtype.kind == "f" and value.dtype != p.dtype:
+                    state[key] = value.astype(p.dtype)  # the model was cast with Module.to(dtype)
         return state
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:

@@ -137,7 +137,7 @@ def test_the_learning_curve_says_what_each_line_is_and_shows_one_epoch() -> None
     ("argv", "message"),
     [
         (["--optimizers", ","], "give at least one optimizer"),
-        (["--optimizers", "sgd,nope"], "unknown optimizer(s) ['nope']"),
+        (["--optimizers", "sgd,nope"], "unknown optimizer 'nope': expected one of"),
         (["--start", "nan,0"], "expected two finite numbers"),
         (["--start", "1"], "expected X,Y"),
         (["--start", "40,0", "--surface", "saddle"], "outside the plotted window of saddle"),

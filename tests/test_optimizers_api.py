@@ -353,3 +353,19 @@ def test_a_state_dict_written_before_the_class_was_recorded_still_loads() -> Non
     twin = optimizers.Adam([p])
     twin.load_state_dict(old)
     assert twin.iteration == 1 and twin.state[p]["step"] == 1
+
+
+def test_optimizer_state_follows_a_model_cast_to_float64() -> None:
+    """Module.to(np.float64) after a step: the momentum buffer is cast too, not kept in float32."""
+    import layers
+
+    model = layers.Linear(3, 2)
+    opt = optimizers.SGD(model.layer_groups(), lr=0.1, momentum=0.9)
+    x = np.ones((4, 3), np.float32)
+    for dtype in (np.float32, np.float64):
+        model.to(dtype)
+        opt.zero_grad()
+        (model(x.astype(dtype)) ** 2).sum().backward()
+        opt.step()
+        assert {str(s["velocity"].dtype) for s in opt.state.values()} == {np.dtype(dtype).name}
+    assert all(p.dtype == np.float64 for p in model.parameters())

@@ -321,4 +321,4 @@ def test_cli_list_and_escape_table(capsys) -> None:
         cli.main(["saddle", "--optimizers", "nope"])
     assert exit_info.value.code == 2
     captured = capsys.readouterr()
-    assert "unknown optimizer(s) ['nope']" in captured.err and captured.out == ""
+    assert "unknown optimizer 'nope': expected one of" in captured.err and captured.out == ""
