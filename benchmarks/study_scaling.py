@@ -12,8 +12,8 @@ Dask workers prepare it through ``client.run``), and the Dask cluster's start-up
 so the figures compare steady-state cell throughput. Modes run in interleaved rounds (a fresh
 store each time); the median round of each is reported.
 
-    python -m benchmarks.study_scaling             # 8 cells of 60 iterations, 3 rounds
-    python -m benchmarks.study_scaling --small     # 4 cells of 20 iterations, 1 round (while developing)
+    python -m benchmarks.study_scaling             # 8 cells of 200 iterations, 3 rounds (a few minutes)
+    python -m benchmarks.study_scaling --small     # 4 cells of 60 iterations, 1 round (while developing)
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from experiments.arguments import positive_int
 from experiments.studies import runner
 from experiments.studies.cell import prepare_data
 from experiments.studies.spec import Study, study_from_dict
@@ -75,14 +76,16 @@ def _time_run(study: Study, workers: runner.Workers, store: Path) -> tuple[float
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark and print its figures; returns them."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--small", action="store_true", help="4 cells of 20 iterations, 1 round")
-    parser.add_argument("--seeds", type=int, default=None, help="seeds per method (default 4; --small 2)")
-    parser.add_argument("--iterations", type=int, default=None, help="steps per cell (default 60; --small 20)")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; --small 1)")
+    parser.add_argument("--small", action="store_true", help="4 cells of 60 iterations, 1 round")
+    parser.add_argument("--seeds", type=positive_int, default=None, help="seeds per method (default 4; --small 2)")
+    parser.add_argument(
+        "--iterations", type=positive_int, default=None, help="steps per cell (default 200; --small 60)"
+    )
+    parser.add_argument("--rounds", type=positive_int, default=None, help="interleaved rounds (default 3; --small 1)")
     parser.add_argument("--no-dask", action="store_true", help="the process pool only")
     args = parser.parse_args(argv)
     seeds = args.seeds or (2 if args.small else 4)
-    iterations = args.iterations or (20 if args.small else 60)
+    iterations = args.iterations or (60 if args.small else 200)
     rounds = args.rounds or (1 if args.small else 3)
     study = scaling_study(seeds, iterations)
     runner_modes: dict[str, Any] = {
