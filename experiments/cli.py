@@ -53,13 +53,23 @@ def parse_value(text: str) -> Any:
     return text
 
 
+def key_value(text: str) -> str:
+    """argparse type of ``--opt``: ``KEY=VALUE`` with a non-empty key (kept as text; see :func:`parse_hyperparams`)."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, e.g. momentum=0.9, got {text!r}")
+    return text
+
+
 def parse_hyperparams(items: Sequence[str]) -> dict[str, Any]:
-    """``["momentum=0.9", "nesterov=true"]`` → ``{"momentum": 0.9, "nesterov": True}``."""
+    """``["momentum=0.9", "nesterov=true"]`` → ``{"momentum": 0.9, "nesterov": True}`` (ValueError for a bad item)."""
     out = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--opt expects key=value, got {item!r}")
+        try:
+            key_value(item)
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(str(exc)) from None
+        key, _, value = item.partition("=")
         out[key.strip()] = parse_value(value)
     return out
 
@@ -98,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NAME", help="an optimizer of the registry (layer-sgd and layer_sgd are the same name): "
                    + ", ".join(sorted(optimizers.OPTIMIZERS)))
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's recipe)")
-    t.add_argument("--opt", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+    t.add_argument("--opt", action="extend", nargs="+", default=[], metavar="KEY=VALUE", type=key_value,
                    help="optimizer hyperparameters, e.g. --opt momentum=0.9 schedule=inv (repeatable; default: "
                    "the optimizer's recipe)")
     t.add_argument("--batch-size", type=positive_int, default=64, help="images per step")

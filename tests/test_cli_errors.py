@@ -181,3 +181,13 @@ def test_a_non_finite_run_is_named_as_such() -> None:
     positions[3] = np.nan
     broken = saddle.Trajectory(**{**traj.__dict__, "positions": positions[:4]})
     assert broken.exit_note((-100, 100, -100, 100)) == "non-finite at step 3"
+
+
+def test_opt_errors_name_the_keys_as_the_user_must_type_them(tmp_path: Path, capsys) -> None:
+    argv = ["train", "--out", str(tmp_path), "--limit-train", "64", "--no-progress"]
+    status, _, err = run_cli([*argv, "--opt", "schedule=step", "step_size=3"], capsys)
+    assert status == 1 and "unknown hyperparameter(s) ['step_size']" in err and "'schedule_step_size'" in err
+    status, _, err = run_cli([*argv, "--opt", "momentm=0.9"], capsys)
+    assert status == 1 and "'momentum'" in err
+    status, _, err = run_cli([*argv, "--opt", "momentum"], capsys)
+    assert status == 2 and "argument --opt: expected KEY=VALUE, e.g. momentum=0.9, got 'momentum'" in err

@@ -106,7 +106,7 @@ def test_cli_gpu_without_cupy_fails_clearly(tmp_path: Path, capsys: pytest.Captu
 def test_cli_parses_hyperparameters() -> None:
     assert cli.parse_hyperparams(["momentum=0.9", "nesterov=true", "schedule=inv", "steps=3", "x=none"]) == {
         "momentum": 0.9, "nesterov": True, "schedule": "inv", "steps": 3, "x": None}
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError, match="expected KEY=VALUE"):
         cli.parse_hyperparams(["momentum"])
 
 
