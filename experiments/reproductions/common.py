@@ -1,0 +1,96 @@
+"""What every reproduction shares: a claim and its verdict, and how claims and tables are written.
+
+A reproduction module (one per paper, e.g. :mod:`experiments.reproductions.singh2015`) runs or reads
+its experiments, writes its page ``docs/reproductions/<paper>.md`` with its figures, and records
+its claims in ``docs/reproductions/<paper>.claims.json``; :mod:`experiments.reproductions.index`
+gathers every paper's claims into ``docs/reproductions/index.md``. The verdicts are words with a
+fixed meaning (:data:`VERDICTS`), so that the index reads the same for every paper.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Where the pages, figures and claim files go.
+DOCS = ROOT / "docs" / "reproductions"
+
+#: The verdicts a claim can get, and what each means.
+VERDICTS = {
+    "reproduced": "our numbers support the claim under the paper's conditions",
+    "partly reproduced": "the claim holds for some of the paper's comparisons or conditions and not others",
+    "not reproduced": "our numbers do not support the claim under the paper's conditions",
+    "consistent at reduced budget": "a shortened run (fewer epochs, seeds or images, as stated) agrees with the claim",
+    "not run: needs a GPU": "the full experiment is too large for 2 CPU cores; its command is given",
+    "not run: data not available": "the data set cannot be obtained on this machine; the loader and command are given",
+}
+
+
+@dataclass
+class Claim:
+    """One claim of a paper and what minigrad found: a line of the reproductions index."""
+
+    paper: str
+    claim: str
+    theirs: str
+    ours: str
+    verdict: str
+    command: str
+    cpu_time: str
+    page: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {self.verdict!r}: expected one of {sorted(VERDICTS)}")
+
+
+def write_claims(name: str, claims: Sequence[Claim], out: Path = DOCS) -> Path:
+    """Write ``out/<name>.claims.json`` (the index reads it)."""
+    path = Path(out) / f"{name}.claims.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(c) for c in claims], indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def read_claims(out: Path = DOCS) -> list[Claim]:
+    """Every claim recorded under ``out``, paper by paper in file-name order."""
+    claims = []
+    for path in sorted(Path(out).glob("*.claims.json")):
+        claims += [Claim(**c) for c in json.loads(path.read_text())]
+    return claims
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table (cells are written with ``str``; ``|`` is escaped)."""
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def mean_std(values: Sequence[float], digits: int = 2) -> str:
+    """``"1.23 ± 0.04"``: the mean and the sample standard deviation (n − 1) of ``values``."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return "—"
+    std = values.std(ddof=1) if values.size > 1 else float("nan")
+    return f"{values.mean():.{digits}f} ± {std:.{digits}f}"
+
+
+def format_duration(seconds: float) -> str:
+    """``"1 h 05 min"``, ``"12 min"``, ``"40 s"``."""
+    seconds = float(seconds)
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+    if seconds >= 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
