@@ -84,8 +84,6 @@ PREPROCESS = ("none", "scale", "standardize", "standardize_channels")
 ORDERS = ("shuffle", "files")
 EVAL_SPLITS = ("test", "validation")
 DEVICES = ("cpu", "gpu")
-#: Keys of a method's table that are not optimizer hyperparameters.
-METHOD_KEYS = ("label", "optimizer", "grid", "groups", "params")
 #: Per-parameter settings a ``[[methods.params]]`` table may give.
 PARAM_SETTINGS = ("lr_mult",)
 SCHEDULE_PREFIX = "schedule_"
