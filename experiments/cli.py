@@ -1,4 +1,4 @@
-"""The ``minigrad`` command line: ``minigrad train ...`` (see ``minigrad train --help``)."""
+"""The ``minigrad`` command line: ``minigrad train|saddle|study ...`` (see ``minigrad COMMAND --help``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import optimizers
 from experiments import saddle
 from experiments.arguments import HelpFormatter, nonnegative_int, positive_int, registry_name
 from experiments.run_folder import RunFolderError
+from experiments.studies import cli as study_cli
 from experiments.training import DATASETS, TrainConfig, TrainingDiverged, TrainingInterrupted, train
 
 # A working recipe per optimizer for LeNet-5 on MNIST; --lr and --opt override any entry. Why each
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "2019; default: never)")
     t.add_argument("--stop-window", type=positive_int, default=1000, help="steps per window of the stopping rule")
     saddle.add_parser(sub)
+    study_cli.add_parser(sub)
     return parser
 
 
@@ -142,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "saddle":
         return saddle.run(args)
+    if args.command == "study":
+        return study_cli.run(args)
     hyper = dict(DEFAULT_HYPERPARAMS.get(args.optimizer, {}))
     if args.lr is not None:
         hyper["lr"] = args.lr
