@@ -170,8 +170,9 @@ def for_each_chunk(
     ``fn`` must write disjoint parts of its outputs for disjoint ranges, and compute each index
     the same way whichever range it comes in: then the result does not depend on the thread
     count. ``calls_blas``: ``fn`` calls BLAS, which is held at one thread while the pool runs.
-    With one thread (or ``n`` ≤ 1) this is just ``fn(0, n)``. An exception in any piece is
-    raised here, after every piece has finished. ``threads``: the count if the caller has it already.
+    With one thread (or ``n`` ≤ 1) this is just ``fn(0, n)``. The caller runs the first piece,
+    then any piece no worker has started yet. An exception in any piece is raised here, after
+    every piece has finished. ``threads``: the count if the caller has it already.
     """
     pieces = chunks(n, get_num_threads() if threads is None else threads)
     if len(pieces) <= 1:
@@ -180,10 +181,16 @@ def for_each_chunk(
     pool = _executor(len(pieces) - 1)
     with _blas_single_thread() if calls_blas else contextlib.nullcontext():
         futures: list[Future[None]] = [pool.submit(fn, a, b) for a, b in pieces[1:]]
+        errors: list[BaseException | None] = []
         try:
             fn(*pieces[0])
+            # A piece no worker has started yet (its thread not scheduled: a busy machine) is
+            # taken back and run here, so a loaded machine costs at worst the one-thread time.
+            for future, (a, b) in zip(futures, pieces[1:]):
+                if future.cancel():
+                    fn(a, b)
         finally:
-            errors = [f.exception() for f in futures]  # waits for every piece
+            errors = [None if f.cancelled() else f.exception() for f in futures]  # waits for the rest
     for error in errors:
         if error is not None:
             raise error

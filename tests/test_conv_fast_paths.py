@@ -279,6 +279,29 @@ def test_for_each_chunk_covers_the_range_once_and_raises_errors() -> None:
         parallel.for_each_chunk(fail, 10)
 
 
+def test_pieces_no_worker_has_started_run_on_the_caller() -> None:
+    parallel.set_num_threads(2)
+    pool = parallel._executor(1)
+    gate, started = threading.Event(), threading.Semaphore(0)
+
+    def occupy() -> None:
+        started.release()
+        gate.wait(30)
+
+    blockers = [pool.submit(occupy) for _ in range(parallel._pool_size)]  # every worker is busy
+    try:
+        for _ in blockers:
+            assert started.acquire(timeout=30)
+        ran: list[tuple[int, int, str]] = []
+        parallel.for_each_chunk(lambda a, b: ran.append((a, b, threading.current_thread().name)), 2)
+        assert sorted((a, b) for a, b, _ in ran) == [(0, 1), (1, 2)]
+        assert {name for _, _, name in ran} == {threading.current_thread().name}
+    finally:
+        gate.set()
+        for blocker in blockers:
+            blocker.result()
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_gets_a_pool_of_its_own() -> None:
     parallel.set_num_threads(2)
