@@ -214,7 +214,7 @@ def run(smoke: bool = False, out: Path = DOCS) -> Path:
         _claims_section(claims),
         "## Cost\n\n"
         f"{format_duration(total)} of CPU time for the whole page (`time.process_time()` of the process): escape "
-        f"tables {format_duration(results.cpu['table'])}, the {budget.long_steps:,}-step runs "
+        f"tables {format_duration(results.cpu['table'])}, the long runs on flat_saddle "
         f"{format_duration(results.cpu['long'])}, toy trajectories and LLb-SGD checks "
         f"{format_duration(results.cpu['toys'])}, networks {format_duration(results.cpu['network'])}.\n\n"
         f"Regenerate: `{COMMAND}" + (" --smoke`" if smoke else "`"),
