@@ -81,17 +81,13 @@ class RunMeasures:
     minutes_to_best: float
 
 
-def run_measures(series: Series, study: Results | None = None, *, spe: int | None = None) -> RunMeasures | None:
-    """The paper's measures of one finished run; None if it has no validation accuracy.
+def run_measures(series: Series, spe: int) -> RunMeasures | None:
+    """The paper's measures of one finished run of ``spe`` steps per epoch; None if it has no validation accuracy.
 
     The validation split is ``validation`` where the study has one, else ``test`` (the paper used the
     test set for validation on CIFAR). The best epoch is the first of the highest validation accuracy;
     the time to it is the run's training time (optimizer steps) times the fraction of its steps done by then.
     """
-    if spe is None:
-        if study is None:
-            raise ValueError("run_measures needs the study's results or steps per epoch (spe=)")
-        spe = steps_per_epoch(study.study)
     val_split = "validation" if "validation" in series.values else "test"
     validation = [100 * v for v in series.column(val_split, "eval_accuracy")]
     test = [100 * v for v in series.column("test", "eval_accuracy")]
@@ -121,11 +117,18 @@ def method_measures(results: Results) -> dict[str, list[RunMeasures]]:
     return out
 
 
-def summary(values: list[float], digits: int = 2) -> str:
-    """``"mean ± std [min–max]"`` (std over seeds with n − 1; "—" when empty)."""
+def spread(values: list[float], digits: int = 2) -> str:
+    """``"mean ± std"`` over seeds (std with n − 1), just the value for one seed, "—" for none."""
     if not values:
         return "—"
-    return f"{mean_std(values, digits)} [{min(values):.{digits}f}–{max(values):.{digits}f}]"
+    return f"{values[0]:.{digits}f}" if len(values) == 1 else mean_std(values, digits)
+
+
+def summary(values: list[float], digits: int = 2) -> str:
+    """``"mean ± std [min–max]"`` over seeds (:func:`spread`; no range for one seed)."""
+    if len(values) < 2:
+        return spread(values, digits)
+    return f"{spread(values, digits)} [{min(values):.{digits}f}–{max(values):.{digits}f}]"
 
 
 def paired(runs: dict[str, list[RunMeasures]], method: str, baseline: str) -> list[float]:
@@ -357,7 +360,7 @@ def _dataset_section(dataset: str, res: Results | None, paper: dict[str, dict[st
     diffs = []
     for m in ("SGD", *ADAPTIVE):
         d = paired(runs, "WAME", m)
-        diffs.append([f"WAME − {m}", mean_std(d) if d else "—", f"{sum(x > 0 for x in d)}/{len(d)}"])
+        diffs.append([f"WAME − {m}", spread(d), f"{sum(x > 0 for x in d)}/{len(d)}"])
     failures = [f"- {s.variant} seed {s.seed}: {s.error}" for s in res.series if s.status == "failed"]
     figure = plot_dataset(runs, out / f"{PAPER}_{dataset}.png",
                           f"{name}, {label}: {budget}; paper: {describe_budget(full_study)}")
