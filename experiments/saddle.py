@@ -44,8 +44,10 @@ not rank optimizers.
 from __future__ import annotations
 
 import argparse
+import html
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -443,8 +445,25 @@ def animate_trajectories(
     window: tuple[float, float, float, float] | None = None,
 ) -> Path:
     """An animated GIF (Pillow writer) of the trajectories growing over the contour of ``surface``."""
+    from matplotlib.animation import PillowWriter
+
+    fig, anim = _animation(trajs, surface, frames, window)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    anim.save(out, writer=PillowWriter(fps=fps), dpi=80)
+    _pyplot().close(fig)
+    return out
+
+
+def _animation(
+    trajs: Sequence[Trajectory],
+    surface: str | Surface,
+    frames: int,
+    window: tuple[float, float, float, float] | None,
+) -> tuple[Any, Any]:
+    """The figure and ``FuncAnimation`` shared by the GIF and the HTML animation."""
     plt = _pyplot()
-    from matplotlib.animation import FuncAnimation, PillowWriter
+    from matplotlib.animation import FuncAnimation
 
     surf = get_surface(surface) if isinstance(surface, str) else surface
     win = window or surf.window
@@ -469,12 +488,72 @@ def animate_trajectories(
         title.set_text(f"{surf.name}: step {k}/{steps}")
         return [*lines, *heads, title]
 
-    anim = FuncAnimation(fig, draw, frames=len(ticks), blit=False)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    anim.save(out, writer=PillowWriter(fps=fps), dpi=80)
-    plt.close(fig)
-    return out
+    return fig, FuncAnimation(fig, draw, frames=len(ticks), blit=False)
+
+
+#: matplotlib's player draws its buttons with Font Awesome icons from a CDN stylesheet; the HTML
+#: animation replaces them with plain characters so that the page fetches nothing.
+_PLAYER_ICONS = {
+    "fa-minus": "\u2212",
+    "fa-fast-backward": "|\u25c0\u25c0",
+    "fa-step-backward": "|\u25c0",
+    "fa-play fa-flip-horizontal": "\u25c0",
+    "fa-pause": "\u275a\u275a",
+    "fa-play": "\u25b6",
+    "fa-step-forward": "\u25b6|",
+    "fa-fast-forward": "\u25b6\u25b6|",
+    "fa-plus": "+",
+}
+_CDN_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">\s*')
+
+
+def animation_html(
+    trajs: Sequence[Trajectory],
+    surface: str | Surface,
+    frames: int = 60,
+    fps: int = 12,
+    window: tuple[float, float, float, float] | None = None,
+    standalone: bool = True,
+) -> str:
+    """The animation of :func:`animate_trajectories` as HTML that can be played, paused and stepped.
+
+    Made by matplotlib's ``to_jshtml``: every frame is embedded as a PNG (80 dpi, as the GIF) with
+    a small inline script for the controls (play forwards or backwards, pause, step one frame,
+    first and last frame, speed, a slider, once/loop/reflect), so the page works from a file, needs
+    no server and fetches nothing: the controls' icons, which matplotlib loads from a CDN, are
+    replaced by plain characters. ``standalone=True`` gives a complete HTML document stating the
+    settings and the caveat (what ``minigrad saddle --out NAME.html`` writes); ``False`` the
+    fragment alone, to embed in another page (the documentation site does).
+    """
+    import matplotlib
+
+    surf = get_surface(surface) if isinstance(surface, str) else surface
+    fig, anim = _animation(trajs, surf, frames, window)
+    # The frames are base64 PNGs: a limit far above their size, so that none is silently dropped.
+    with matplotlib.rc_context({"savefig.dpi": 80, "animation.embed_limit": 200.0}):
+        fragment = anim.to_jshtml(fps=fps, default_mode="once")
+    _pyplot().close(fig)
+    fragment = _CDN_STYLESHEET.sub("", fragment)
+    for icon, text in _PLAYER_ICONS.items():
+        fragment = fragment.replace(f'<i class="fa {icon}"></i>', text)
+    if "fa fa-" in fragment or re.search(r"(src|href)=\"https?://", fragment):
+        raise RuntimeError(
+            "matplotlib's to_jshtml template changed: the animation would load icons from the network; "
+            "update experiments.saddle._PLAYER_ICONS"
+        )
+    if not standalone:
+        return fragment
+    steps = max((t.steps for t in trajs), default=0)
+    settings = html.escape(_settings_text(trajs, steps))
+    runs = "".join(f"<li>{html.escape(t.label())}</li>" for t in trajs)
+    title = html.escape(f"{surf.name}: f = {surf.formula}")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>minigrad saddle lab: {title}</title>\n"
+        "<style>body { font-family: sans-serif; margin: 1em; } h1 { font-size: 1.3em; }</style>\n"
+        f"</head>\n<body>\n<h1>{title}</h1>\n"
+        f"<p>{settings}</p>\n<ul>{runs}</ul>\n{fragment}\n</body>\n</html>\n"
+    )
 
 
 # ----- the network path (Li et al. 2018; Zheng et al. 2019 Fig. 8) ------------------------------------
@@ -635,6 +714,7 @@ def _optimizer_list(text: str) -> list[str]:
 SADDLE_EXAMPLES = """examples:
   minigrad saddle --list                                  # surfaces, critical points, optimizers
   minigrad saddle --surface monkey --optimizers sgd,nag,adagrad,adam --out runs/saddle/monkey.gif
+  minigrad saddle --surface saddle --out runs/saddle/saddle.html  # play, pause, step in a browser
   minigrad saddle --surface saddle --start 1,1e-3 --steps 100
   minigrad saddle --escape-table                          # escape step per optimizer x surface
   minigrad saddle --network --out runs/saddle/network.png # a small net's paths in its PCA loss plane
@@ -646,7 +726,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``minigrad saddle`` to a subparsers object."""
     p = subparsers.add_parser(
         "saddle",
-        help="optimizer trajectories on toy surfaces and saddle points (PNG/GIF, escape table)",
+        help="optimizer trajectories on toy surfaces and saddle points (PNG/GIF/HTML, escape table)",
         description="Run the real optimizers on two-parameter surfaces with known critical points and draw "
         "their trajectories (contours and loss per step), an animation, or the escape table.",
         epilog=SADDLE_EXAMPLES,
@@ -660,8 +740,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="start point, inside the surface's plotted window (default: the surface's first start)")
     p.add_argument("--lr", type=finite_float, default=None,
                    help="one rate for every optimizer (default: the stated toy rates, TOY_HYPERPARAMS)")
-    p.add_argument("--out", default="runs/saddle/saddle.png", help=".png, or .gif (the PNG is written beside it)")
-    p.add_argument("--frames", type=positive_int, default=60, help="GIF frames")
+    p.add_argument("--out", default="runs/saddle/saddle.png",
+                   help=".png; .gif, or .html (an animation to play, pause and step in a browser, no server): "
+                        "the PNG is written beside either")
+    p.add_argument("--frames", type=positive_int, default=60, help="GIF or HTML animation frames")
     p.add_argument("--list", action="store_true", help="list surfaces (with critical points) and optimizers")
     p.add_argument("--escape-table", action="store_true", help="print escape steps, optimizer x surface")
     p.add_argument("--network", action="store_true", help="the network-path picture (Li et al. 2018) instead")
@@ -691,8 +773,10 @@ def run(args: argparse.Namespace) -> int:
         print(format_escape_table(escape_table(names, steps=args.steps, lr=args.lr), args.steps))
         return 0
     out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".gif"):
-        return usage_error(f"argument --out: must end in .png or .gif, got {args.out!r}")
+    if out.suffix.lower() not in (".png", ".gif", ".html"):
+        return usage_error(f"argument --out: must end in .png, .gif or .html, got {args.out!r}")
+    if args.network and out.suffix.lower() == ".html":
+        return usage_error("argument --out: --network draws a PNG, not an animation; give a .png path")
     png = out.with_suffix(".png")
     if args.network:
         hyper = {n: {"lr": args.lr} for n in names} if args.lr is not None else None
@@ -714,6 +798,9 @@ def run(args: argparse.Namespace) -> int:
     written = [png]
     if out.suffix.lower() == ".gif":
         written.append(animate_trajectories(trajs, surf, out, frames=args.frames))
+    elif out.suffix.lower() == ".html":
+        out.write_text(animation_html(trajs, surf, frames=args.frames), encoding="utf-8")
+        written.append(out)
     for t in trajs:
         note = t.exit_note(surf.window)
         verdict = ""
@@ -738,6 +825,7 @@ __all__ = [
     "Trajectory",
     "add_parser",
     "animate_trajectories",
+    "animation_html",
     "escape_step",
     "escape_table",
     "format_escape_table",
