@@ -1,0 +1,1 @@
+../../tutorials/01_autograd_from_scratch.py

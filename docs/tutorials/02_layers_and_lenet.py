@@ -1,0 +1,1 @@
+../../tutorials/02_layers_and_lenet.py

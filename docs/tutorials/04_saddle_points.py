@@ -1,0 +1,1 @@
+../../tutorials/04_saddle_points.py

@@ -1,0 +1,1 @@
+../../tutorials/05_layer_specific_rates.py

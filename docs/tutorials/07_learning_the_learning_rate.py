@@ -1,0 +1,1 @@
+../../tutorials/07_learning_the_learning_rate.py

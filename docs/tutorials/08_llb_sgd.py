@@ -1,0 +1,1 @@
+../../tutorials/08_llb_sgd.py

@@ -1,0 +1,1 @@
+../../tutorials/09_lenet_on_the_gpu.py

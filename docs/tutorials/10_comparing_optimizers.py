@@ -1,0 +1,1 @@
+../../tutorials/10_comparing_optimizers.py
