@@ -139,6 +139,19 @@ def test_nav_globs_expand_in_order_and_empty_sections_go(hooks: ModuleType) -> N
                         {"A": ["a/index.md", "a/x.md"]}]
 
 
+def test_the_caches_key_follows_the_sources_they_depend_on(hooks, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(hooks, "ROOT", tmp_path)
+    (tmp_path / "pkg" / "unused").mkdir(parents=True)
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "unused" / "b.py").write_text("y = 1\n")
+    key = hooks.source_hash(("pkg",), "fast=True", unused=("pkg/unused",))
+    assert hooks.source_hash(("pkg",), "fast=False", unused=("pkg/unused",)) != key
+    (tmp_path / "pkg" / "unused" / "b.py").write_text("y = 2\n")
+    assert hooks.source_hash(("pkg",), "fast=True", unused=("pkg/unused",)) == key
+    (tmp_path / "pkg" / "a.py").write_text("x = 2\n")
+    assert hooks.source_hash(("pkg",), "fast=True", unused=("pkg/unused",)) != key
+
+
 def test_mathjax_is_loaded_from_the_site_on_pages_with_formulas(hooks: ModuleType) -> None:
     page = SimpleNamespace(url="optimizers/classic/")
     html = '<body><span class="arithmatex">\\(x\\)</span></body>'
@@ -270,3 +283,24 @@ def test_the_static_scan_finds_what_a_page_loads_from_other_hosts(check_site: Mo
     assert found == ["link https://cdn.example.org/a.css", "script //cdn.example.org/b.js",
                      "iframe http://example.org/frame", "style https://fonts.example.org/f.woff"]
     assert check_site.remote_loads('<a href="https://example.org">x</a><img src="a.png">') == []
+
+
+def test_the_browser_refuses_requests_to_other_hosts(check_site: ModuleType) -> None:
+    class Route:
+        def __init__(self) -> None:
+            self.done = ""
+
+        def abort(self) -> None:
+            self.done = "aborted"
+
+        def continue_(self) -> None:
+            self.done = "continued"
+
+    report = check_site.PageReport("p", "http://127.0.0.1:1/")
+    handle = check_site._refuse_remote(report)
+    for url, expected in [("http://127.0.0.1:8000/a.js", "continued"), ("data:image/png;base64,AA", "continued"),
+                          ("https://cdn.example.org/x.js", "aborted"), ("http://localhost/x", "continued")]:
+        route = Route()
+        handle(route, SimpleNamespace(url=url))  # Playwright calls a route handler with (route, request)
+        assert route.done == expected, url
+    assert report.problems == ["request to another host refused: https://cdn.example.org/x.js"]

@@ -241,6 +241,20 @@ def _check_animation(page: Any, report: PageReport) -> None:
         report.problems.append("'Next frame' did not advance the animation by one frame")
 
 
+def _refuse_remote(report: PageReport) -> Any:
+    """A route handler for Playwright: requests to the loopback server go on, any other is refused and reported."""
+
+    def handle(route: Any, request: Any) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
+            report.problems.append(f"request to another host refused: {request.url}")
+            route.abort()
+        else:
+            route.continue_()
+
+    return handle
+
+
 def browse(site: Path, out: Path, chromium: str) -> list[PageReport]:
     """Open :data:`PAGES` in headless Chromium, refusing every request that is not to the loopback server."""
     from playwright.sync_api import sync_playwright
@@ -255,16 +269,7 @@ def browse(site: Path, out: Path, chromium: str) -> list[PageReport]:
             for name, path, kind in PAGES:
                 report = PageReport(name, base + path)
                 page = context.new_page()
-
-                def refuse_remote(route: Any, report: PageReport = report) -> None:
-                    url = route.request.url
-                    if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname not in LOCAL_HOSTS:
-                        report.problems.append(f"request to another host refused: {url}")
-                        route.abort()
-                    else:
-                        route.continue_()
-
-                page.route("**/*", refuse_remote)
+                page.route("**/*", _refuse_remote(report))
                 page.on("console", lambda m, r=report: m.type == "error" and r.problems.append(f"console: {m.text}"))
                 page.on("pageerror", lambda e, r=report: r.problems.append(f"uncaught: {e}"))
                 page.on("requestfailed", lambda q, r=report: r.problems.append(f"request failed: {q.url}"))

@@ -50,8 +50,10 @@ log = logging.getLogger("mkdocs.hooks.minigrad")
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"
 CACHE = ROOT / "build" / "docs-cache"
-#: What the executed tutorials run: a change to any of it invalidates their cache.
+#: What the executed tutorials run: a change to any of it invalidates their cache (the papers'
+#: reproductions, which no tutorial imports, aside).
 NOTEBOOK_SOURCES = ("minigrad", "layers", "optimizers", "datasets", "experiments", "tutorials")
+NOTEBOOK_UNUSED = ("experiments/reproductions",)
 #: What ``minigrad saddle`` runs: a change to any of it invalidates the saddle lab's cache.
 SADDLE_SOURCES = ("minigrad", "optimizers", "datasets/surfaces.py", "experiments/saddle.py",
                   "experiments/stepping.py", "experiments/arguments.py", "experiments/cli.py")
@@ -71,12 +73,17 @@ def fast_mode() -> bool:
     return os.environ.get("MINIGRAD_FAST", "1") == "1"
 
 
-def source_hash(sources: tuple[str, ...], *extra: str) -> str:
-    """A short SHA-256 of the Python files of ``sources`` (folders or files under the root) and ``extra``."""
+def source_hash(sources: tuple[str, ...], *extra: str, unused: tuple[str, ...] = ()) -> str:
+    """A short SHA-256 of the Python files of ``sources`` and of the ``extra`` strings.
+
+    ``sources`` are folders (searched recursively, less those in ``unused``) or files, under the root.
+    """
     digest = hashlib.sha256()
     for source in sources:
         base = ROOT / source
         for path in sorted(base.rglob("*.py")) if base.is_dir() else [base]:
+            if any(ROOT / folder in path.parents for folder in unused):
+                continue
             digest.update(str(path.relative_to(ROOT)).encode())
             digest.update(path.read_bytes())
     for item in extra:
@@ -163,7 +170,7 @@ def on_config(config: MkDocsConfig) -> MkDocsConfig:
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(path))
     jupyter = config.plugins.get("mkdocs-jupyter")
     if jupyter is not None:
-        key = source_hash(NOTEBOOK_SOURCES, f"fast={fast}")
+        key = source_hash(NOTEBOOK_SOURCES, f"fast={fast}", unused=NOTEBOOK_UNUSED)
         jupyter.config["cache_dir"] = str(CACHE / "notebooks" / key)
     return config
 
