@@ -774,7 +774,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".gif", ".html"):
-        return usage_error(f"argument --out: must end in .png, .gif or .html, got {args.out!r}")
+        return usage_error(f"argument --out: must end in .png or .gif (pictures) or .html (an animation), "
+                           f"got {args.out!r}")
     if args.network and out.suffix.lower() == ".html":
         return usage_error("argument --out: --network draws a PNG, not an animation; give a .png path")
     png = out.with_suffix(".png")

@@ -265,8 +265,8 @@ def test_saddle_command_refuses_html_for_the_network_picture(tmp_path: Path, cap
     assert cli.main(["saddle", "--network", "--out", str(tmp_path / "net.html")]) == 2
     err = capsys.readouterr().err
     assert "--network draws a PNG, not an animation" in err and not (tmp_path / "net.png").exists()
-    assert cli.main(["saddle", "--out", str(tmp_path / "x.txt")]) == 2
-    assert "must end in .png, .gif or .html, got" in capsys.readouterr().err
+    assert cli.main(["saddle", "--out", "x.txt"]) == 2
+    assert "must end in .png or .gif (pictures) or .html (an animation), got 'x.txt'" in capsys.readouterr().err
 
 
 # ----- the browser check's static scan ----------------------------------------------------------------
