@@ -9,8 +9,8 @@
   whatever ``MPLBACKEND`` says outside (with ``Agg`` a kernel would show no figure).
 - **The saddle lab.** For each surface of :data:`datasets.surfaces.SURFACES` the build runs the
   command a reader would, ``python -m experiments saddle --surface NAME --frames 40 --out
-  NAME.html``, in the background while the notebooks execute, and completes the page
-  ``docs/saddle/NAME.md`` (a title and a marker, :data:`SADDLE_MARKER`) with the surface, the
+  NAME.html``, in the background while the notebooks execute, and completes the surface's page
+  in docs/saddle/ (a title and a marker, :data:`SADDLE_MARKER`) with the surface, the
   command, what it printed, the animation (the command's HTML in a frame) and its PNG.
 - **Globs in the nav.** A nav entry such as ``reproductions/*.md`` becomes the pages it matches,
   ``index.md`` first, then by file name, leaving out pages the nav names elsewhere; it may match
