@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import layers
 import optimizers
 from experiments import saddle
-from experiments.arguments import HelpFormatter, nonnegative_int, positive_int, registry_name
+from experiments.arguments import HelpFormatter, finite_float, nonnegative_int, positive_int, registry_name
 from experiments.run_folder import RunFolderError
 from experiments.studies import cli as study_cli
 from experiments.training import DATASETS, TrainConfig, TrainingDiverged, TrainingInterrupted, train
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--optimizer", default="sgd", type=registry_name,
                    metavar="NAME", help="an optimizer of the registry (layer-sgd and layer_sgd are the same name): "
                    + ", ".join(sorted(optimizers.OPTIMIZERS)))
-    t.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's recipe)")
+    t.add_argument("--lr", type=finite_float, default=None, help="learning rate (default: the optimizer's recipe)")
     t.add_argument("--opt", action="extend", nargs="+", default=[], metavar="KEY=VALUE", type=key_value,
                    help="optimizer hyperparameters, e.g. --opt momentum=0.9 schedule=inv (repeatable; default: "
                    "the optimizer's recipe)")
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--telemetry-every", type=nonnegative_int, default=20,
                    help="steps between per-layer gradient-norm and effective-rate records (0: off)")
-    t.add_argument("--stop-threshold", type=float, default=None,
+    t.add_argument("--stop-threshold", type=finite_float, default=None,
                    help="stop when the mean loss falls by less than this over --stop-window steps (Zheng et al. "
                    "2019; default: never)")
     t.add_argument("--stop-window", type=positive_int, default=1000, help="steps per window of the stopping rule")
@@ -139,8 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> str:
+    """A warning as one line for the command line's users (no source line of minigrad's code)."""
+    return f"minigrad: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minigrad`` command; returns the exit status."""
+    warnings.formatwarning = _warning_line
     args = build_parser().parse_args(argv)
     if args.command == "saddle":
         return saddle.run(args)

@@ -36,7 +36,7 @@ class RunFolderError(RuntimeError):
 
 
 def check_writable_folder(path: Path) -> None:
-    """Raise RunFolderError unless ``path`` is, or can be created as, a folder this process can write in."""
+    """Create ``path`` as a folder if needed; RunFolderError, naming it, unless this process can write in it."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise RunFolderError(f"--out {path} is a file, not a folder: give a folder for the run's outputs")
@@ -45,6 +45,10 @@ def check_writable_folder(path: Path) -> None:
         raise RunFolderError(f"--out {path}: {existing} is a file, so the folder cannot be created")
     if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
         raise RunFolderError(f"--out {path}: {existing} is not writable by this user")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"--out {path}: cannot create the folder ({exc.strerror or exc})") from None
 
 
 def _pid_running(pid: int) -> bool:
@@ -148,27 +152,29 @@ def append_jsonl(path: Path, record: Mapping[str, Any]) -> None:
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The records of a JSON-lines file; a torn last line is dropped with a warning naming file and line.
 
-    Any other line that is not a JSON object raises a ValueError naming the file and the line.
+    Any other line that is not a JSON object (bad JSON, bytes that are not UTF-8) raises a
+    ValueError naming the file and the line.
     """
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text()
-    lines = text.split("\n")
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    torn = not data.endswith(b"\n")  # the final line was cut off mid-write (or never finished)
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
-        last = number == len(lines) or (number == len(lines) - 1 and not lines[-1])
         try:
-            record = json.loads(line)
+            record = json.loads(raw.decode("utf-8"))
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
-        except ValueError as exc:
-            if last and not text.endswith("\n"):  # the final line was cut off mid-write
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            if torn and number == len(lines):
                 warnings.warn(f"{path}, line {number}: dropping a torn last line (a write interrupted)", stacklevel=2)
                 break
-            raise ValueError(f"{path}, line {number}: not a valid JSON record ({exc}): {line[:80]!r}") from None
+            shown = raw[:80].decode("utf-8", errors="replace")
+            raise ValueError(f"{path}, line {number}: not a valid JSON record ({exc}): {shown!r}") from None
         records.append(record)
     return records
 

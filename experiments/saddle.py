@@ -752,14 +752,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _usage_error(args: argparse.Namespace, message: str) -> int:
+    """Report a bad argument as argparse does (usage and the message on stderr); exit status 2."""
+    args.parser.print_usage(sys.stderr)
+    print(f"minigrad saddle: error: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
-    """Carry out ``minigrad saddle``; returns the exit status (2 for bad arguments, as argparse)."""
+    """Carry out ``minigrad saddle``; returns the exit status (2 for bad arguments, as argparse).
+
+    A value no argument type could check alone (e.g. a rate an optimizer refuses) is reported the
+    same way as argparse's own errors, without a traceback.
+    """
+    try:
+        return _run(args)
+    except ValueError as exc:
+        return _usage_error(args, str(exc))
+
+
+def _run(args: argparse.Namespace) -> int:
     names = args.optimizers
 
     def usage_error(message: str) -> int:
-        args.parser.print_usage(sys.stderr)
-        print(f"minigrad saddle: error: {message}", file=sys.stderr)
-        return 2
+        return _usage_error(args, message)
 
     if args.list:
         print("surfaces:")

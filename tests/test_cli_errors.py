@@ -191,3 +191,39 @@ def test_opt_errors_name_the_keys_as_the_user_must_type_them(tmp_path: Path, cap
     assert status == 1 and "'momentum'" in err
     status, _, err = run_cli([*argv, "--opt", "momentum"], capsys)
     assert status == 2 and "argument --opt: expected KEY=VALUE, e.g. momentum=0.9, got 'momentum'" in err
+
+
+def test_a_rate_the_optimizer_refuses_is_a_saddle_usage_error(capsys) -> None:
+    status, out, err = run_cli(["saddle", "--lr", "-1", "--steps", "5"], capsys)
+    assert status == 2 and "lr must be a finite number >= 0, got -1.0" in err and "Traceback" not in err
+
+
+def test_an_out_folder_that_cannot_be_created_is_named(tmp_path: Path, capsys, no_data_loading) -> None:
+    status, _, err = run_cli(["train", "--out", "/proc/minigrad-cannot-be-here", "--no-progress"], capsys)
+    assert status == 1 and "--out /proc/minigrad-cannot-be-here: cannot create the folder" in err
+
+
+def test_non_finite_lr_and_threshold_are_argument_errors(capsys) -> None:
+    for option in ("--lr", "--stop-threshold"):
+        status, _, err = run_cli(["train", option, "nan"], capsys)
+        assert status == 2 and f"argument {option}: must be a finite number" in err
+
+
+def test_warnings_reach_the_user_as_one_line(tmp_path: Path) -> None:
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (tmp_path / "run.lock").write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments", "train", "--out", str(tmp_path), "--limit-train", "64", "--limit-test",
+         "10", "--no-progress", "--telemetry-every", "0"],
+        cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"minigrad: warning: {tmp_path}/run.lock was left by pid {dead.pid}" in result.stderr
+    assert "return next" not in result.stderr and "warnings.warn" not in result.stderr

@@ -263,3 +263,12 @@ def test_the_cli_reports_a_refused_folder_without_a_traceback(tmp_path: Path, ca
     assert status == 1
     err = capsys.readouterr().err
     assert err.startswith("minigrad train: error:") and "--overwrite" in err
+
+
+def test_bytes_that_are_not_utf8_are_an_error_naming_file_and_line(tmp_path: Path) -> None:
+    train(config(tmp_path))
+    lines = (tmp_path / METRICS).read_text().count("\n")
+    with open(tmp_path / METRICS, "ab") as f:
+        f.write(b"\xff\xfe garbage\n")
+    with pytest.raises(ValueError, match=rf"{METRICS}, line {lines + 1}: not a valid JSON record"):
+        train(config(tmp_path, epochs=2), resume=True)
