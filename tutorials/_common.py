@@ -35,17 +35,25 @@ def in_notebook() -> bool:
     return "ipykernel" in sys.modules
 
 
-def savefig(fig: Any, name: str, dpi: int = 100) -> Path:
-    """Save a matplotlib figure as ``OUT/name`` (``.png`` added if missing), print and return the path.
+class _SavedFigure(type(Path())):  # type: ignore[misc]
+    """A saved figure's path that a notebook does not display: it shows the figure itself."""
 
-    As a script the figure is closed afterwards (nothing is shown: the PNG is the output); in a
-    notebook it stays open so that Jupyter displays it under the cell.
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def savefig(fig: Any, name: str, dpi: int = 100) -> Path:
+    """Save a matplotlib figure as ``OUT/name`` (``.png`` added if missing) and return the path.
+
+    As a script the path is printed and the figure closed (the PNG is the output); in a notebook
+    the figure stays open so that Jupyter displays it under the cell, and the path is not shown.
     """
     path = OUT / (name if name.endswith(".png") else f"{name}.png")
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    if in_notebook():
+        return _SavedFigure(path)
     print(f"figure saved: {path}")
-    if not in_notebook():
-        import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
 
-        plt.close(fig)
+    plt.close(fig)
     return path
