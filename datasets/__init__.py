@@ -34,6 +34,12 @@ from .mnist import (
     mnist,
 )
 
+#: Every dataset by the name a run or a study gives it: ``loader(split, root=None) -> (images, labels)``,
+#: images float32 NCHW in [0, 1], labels int64.
+LOADERS = {"mnist": mnist, "fashion_mnist": fashion_mnist, "cifar10": cifar10, "cifar100": cifar100}
+#: How many classes each dataset's labels index.
+NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
+
 __all__ = [
     "CIFAR10_CLASS_NAMES",
     "CLASS_NAMES",
@@ -45,6 +51,8 @@ __all__ = [
     "ChecksumError",
     "DataLoader",
     "IDXFormatError",
+    "LOADERS",
+    "NUM_CLASSES",
     "channel_mean_std",
     "cifar10",
     "cifar100",

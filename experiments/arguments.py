@@ -23,26 +23,24 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an int >= 1 (``--limit-train 0`` is an error, not "everything")."""
+def _int_at_least(text: str, minimum: int, hint: str = "") -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value} (leave the option out for the default)")
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}{hint}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1 (``--limit-train 0`` is an error, not "everything")."""
+    return _int_at_least(text, 1, " (leave the option out for the default)")
 
 
 def nonnegative_int(text: str) -> int:
     """argparse type: an int >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+    return _int_at_least(text, 0)
 
 
 def finite_float(text: str) -> float:

@@ -144,14 +144,8 @@ class TrainConfig:
             raise ValueError(f"stop_threshold must be a finite number or None, got {self.stop_threshold!r}")
 
 
-DATASETS = {
-    "mnist": datasets.mnist,
-    "fashion_mnist": datasets.fashion_mnist,
-    "cifar10": datasets.cifar10,
-    "cifar100": datasets.cifar100,
-}
-#: Classes per dataset, for the models' output layer.
-NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
+#: The datasets a run may name (:data:`datasets.LOADERS`).
+DATASETS = datasets.LOADERS
 
 
 def load_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -181,8 +175,8 @@ def load_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple
 def build(config: TrainConfig, steps_per_epoch: int = 1) -> tuple[layers.Module, optimizers.Optimizer]:
     """The seeded model on its device and its optimizer (one parameter group per layer)."""
     minigrad.seed(config.seed)
-    model = layers.MODELS[config.model](activation_name=config.activation, num_classes=NUM_CLASSES[config.dataset])
-    model = model.to(config.device)
+    classes = datasets.NUM_CLASSES[config.dataset]
+    model = layers.MODELS[config.model](activation_name=config.activation, num_classes=classes).to(config.device)
     optimizer = optimizers.build_optimizer(config.optimizer, model.layer_groups(), total_steps=config.epochs *
                                            steps_per_epoch, steps_per_epoch=steps_per_epoch, **config.hyperparams)
     return model, optimizer

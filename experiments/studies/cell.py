@@ -149,13 +149,8 @@ def build_optimizer(cell: Cell, model: layers.Module, steps_per_epoch: int) -> o
 
 
 # ----- data ---------------------------------------------------------------------------------------
-#: The datasets a study may name: ``loader(split, root=...) -> (images in [0, 1], labels)``.
-DATASETS = {
-    "mnist": datasets.mnist,
-    "fashion_mnist": datasets.fashion_mnist,
-    "cifar10": datasets.cifar10,
-    "cifar100": datasets.cifar100,
-}
+#: The datasets a study may name (:data:`datasets.LOADERS`).
+DATASETS = datasets.LOADERS
 Arrays = tuple[np.ndarray, np.ndarray]
 _DATA_CACHE: dict[DataSpec, tuple[Arrays, dict[str, Arrays]]] = {}
 _DATA_CACHE_MAX = 4
