@@ -16,8 +16,11 @@ How many threads, from strongest to weakest:
    minigrad on one thread too, and a process whose BLAS uses both cores uses both for the rest.
 
 The pool and BLAS never compete for the cores: while the pool runs blocks that call BLAS (the
-conv GEMMs), BLAS is held at one thread per caller and restored afterwards. With one thread the
-pool is never touched. CuPy arrays never reach it (the GPU has its own parallelism).
+conv GEMMs), BLAS is held at one thread and restored afterwards. The caller runs a piece of the
+work itself and takes back any piece no worker has started by then, so a worker that a busy
+machine does not schedule does not hold the caller up (a piece already started is waited for).
+With one thread the pool is never touched, and CuPy
+arrays never reach it (the GPU has its own parallelism). A forked child starts a pool of its own.
 """
 
 from __future__ import annotations
@@ -142,7 +145,11 @@ if hasattr(os, "register_at_fork"):
 
 @contextlib.contextmanager
 def _blas_single_thread() -> Iterator[None]:
-    """Hold every BLAS library at one thread (per calling thread) for the body, then restore."""
+    """Hold every BLAS library at one thread for the body, then restore it.
+
+    The setting is the library's, for the whole process: inside the body each of the pool's
+    threads runs its own GEMMs on its own core, instead of each GEMM waking BLAS's threads too.
+    """
     saved = [(lib, lib.num_threads) for lib in _blas_libraries()]
     for lib, n in saved:
         if n != 1:
@@ -185,7 +192,7 @@ def for_each_chunk(
         try:
             fn(*pieces[0])
             # A piece no worker has started yet (its thread not scheduled: a busy machine) is
-            # taken back and run here, so a loaded machine costs at worst the one-thread time.
+            # taken back and run here rather than waited for.
             for future, (a, b) in zip(futures, pieces[1:]):
                 if future.cancel():
                     fn(a, b)
