@@ -331,8 +331,9 @@ class Conv2d(Function):
 class _Pool2d(Function):
     """Shared geometry of the pooling ops: one strided view of the input per kernel offset.
 
-    On NumPy the work is cut into blocks of channels that stay in cache, spread over minigrad's
-    thread pool; every element is computed exactly as on the whole array.
+    On NumPy, with several threads and a large input, the work is cut into blocks of channels that
+    stay in cache, spread over minigrad's thread pool; every element is computed exactly as on the
+    whole array.
     """
 
     fill = 0.0
@@ -349,7 +350,7 @@ class _Pool2d(Function):
         return [self.x_pad[(Ellipsis, *_window(i, j, self.oh, self.ow, sh, sw))] for i in range(kh) for j in range(kw)]
 
     def _for_channel_blocks(self, fn: Callable[[slice], None], like: Any) -> None:
-        """``fn(channels)`` over blocks of channels of ``like`` (N, C, ·, ·); in one piece on CuPy or when small."""
+        """``fn(channels)`` over blocks of channels of ``like`` (N, C, ·, ·); one piece on CuPy, one thread or small."""
         n, c, h, w = like.shape
         threads = 1 if is_cupy_array(like) or like.size < PARALLEL_MIN else parallel.get_num_threads()
         if threads == 1:
