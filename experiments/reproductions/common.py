@@ -9,6 +9,7 @@ fixed meaning (:data:`VERDICTS`), so that the index reads the same for every pap
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -54,6 +55,45 @@ def write_claims(name: str, claims: Sequence[Claim], out: Path = DOCS) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([asdict(c) for c in claims], indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def write_page(name: str, sections: Sequence[str], claims: Sequence[Claim], out: Path = DOCS) -> Path:
+    """Write the page ``out/<name>.md`` (the sections, a blank line apart) and its claims file; return the page."""
+    page = Path(out) / f"{name}.md"
+    page.write_text("\n\n".join(sections) + "\n")
+    write_claims(name, claims, out)
+    return page
+
+
+def verdicts_section(claims: Sequence[Claim], heading: str = "Verdicts", preface: str = "") -> str:
+    """The page's table of claims: claim, the paper's numbers, ours, and the verdict in bold."""
+    rows = [(c.claim, c.theirs, c.ours, f"**{c.verdict}**") for c in claims]
+    return f"## {heading}\n\n" + (f"{preface}\n\n" if preface else "") + markdown_table(
+        ("claim", "paper", "minigrad", "verdict"), rows)
+
+
+def regenerate(command: str, smoke: bool) -> str:
+    """The page's last line: the command that wrote it."""
+    return f"Regenerate this page: `{command}{' --smoke' if smoke else ''}`."
+
+
+def smoke_warning(smoke: bool, what: str = "a few steps on a few images, for CI") -> str:
+    """The warning a smoke page opens with (empty for a real run)."""
+    return f"\n\n> **Smoke run**: {what}. These numbers say nothing about the paper." if smoke else ""
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a transcribed paper table (CSV with a header; lines starting with ``#`` are comments)."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(line for line in f if not line.startswith("#")))
+
+
+def mean_std_by_method(path: Path) -> dict[str, dict[int, tuple[float, float]]]:
+    """A paper table of ``method,iteration,mean,std`` rows as ``{method: {iteration: (mean, std)}}``."""
+    table: dict[str, dict[int, tuple[float, float]]] = {}
+    for row in read_csv_rows(path):
+        table.setdefault(row["method"], {})[int(row["iteration"])] = (float(row["mean"]), float(row["std"]))
+    return table
 
 
 def read_claims(out: Path = DOCS) -> list[Claim]:

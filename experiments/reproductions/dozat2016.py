@@ -16,7 +16,6 @@ writes the page ``dozat2016.md`` with its figures (under ``docs/reproductions``)
 
 from __future__ import annotations
 
-import csv
 import math
 import tempfile
 from collections.abc import Callable
@@ -24,7 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.reproductions.common import DOCS, Claim, markdown_table, write_claims
+from experiments.reproductions.common import (
+    DOCS,
+    Claim,
+    markdown_table,
+    read_csv_rows,
+    regenerate,
+    smoke_warning,
+    verdicts_section,
+    write_page,
+)
 from experiments.reproductions.stored import (
     SPECS,
     STORES,
@@ -58,13 +66,12 @@ COMMAND = "python -m experiments.reproductions dozat2016"
 def paper_table(path: Path = TABLE) -> dict[int, dict[str, float]]:
     """The paper's tables: ``{table: {variant name as the specs spell it: MSE × 1000 (NaN: diverged)}}``."""
     out: dict[int, dict[str, float]] = {}
-    with open(path) as f:
-        for row in csv.DictReader(line for line in f if not line.startswith("#")):
-            point = {}
-            for key in GRID_KEYS:
-                if row[key]:
-                    point[key] = float(row[key]) if key in ("mu", "nu") else row[key]
-            out.setdefault(int(row["table"]), {})[variant_name(row["method"], point)] = float(row["mse1000"])
+    for row in read_csv_rows(path):
+        point: dict[str, float | str] = {}
+        for key in GRID_KEYS:
+            if row[key]:
+                point[key] = float(row[key]) if key in ("mu", "nu") else row[key]
+        out.setdefault(int(row["table"]), {})[variant_name(row["method"], point)] = float(row["mse1000"])
     return out
 
 
@@ -273,18 +280,12 @@ def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -
     sections = [f"# {TITLE}: momentum and adaptive-rate variants on a convolutional autoencoder", _introduction(smoke)]
     for t, res in results.items():
         sections.append(_table_section(t, res, paper[t], out))
-    sections.append("## Verdicts\n\n" + markdown_table(
-        ["claim", "paper", "minigrad", "verdict"], [[c.claim, c.theirs, c.ours, f"**{c.verdict}**"] for c in claims]))
-    sections.append(f"Regenerate this page: `{COMMAND}{' --smoke' if smoke else ''}`.")
-    page = out / f"{PAPER}.md"
-    page.write_text("\n\n".join(sections) + "\n")
-    write_claims(PAPER, claims, out)
-    return page
+    sections += [verdicts_section(claims), regenerate(COMMAND, smoke)]
+    return write_page(PAPER, sections, claims, out)
 
 
 def _introduction(smoke: bool) -> str:
-    warning = ("\n\n> **Smoke run**: a few steps on a few images, for CI. These numbers say nothing about the "
-               "paper.") if smoke else ""
+    warning = smoke_warning(smoke)
     return f"""Dozat, *Optimizing CNNs* (Stanford University, 2016), writes the common first-order optimizers as one
 "hyperalgorithm" (Algorithm 1; [docs/optimizers/dozat.md](../optimizers/dozat.md), registry name `dozat`) and
 compares its variants on a convolutional autoencoder for MNIST, reporting the training MSE × 1000 after 50

@@ -15,7 +15,6 @@ writes the page ``mosca2017.md`` with its figures (under ``docs/reproductions``)
 
 from __future__ import annotations
 
-import csv
 import math
 import tempfile
 from dataclasses import dataclass
@@ -23,7 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.reproductions.common import DOCS, Claim, markdown_table, mean_std, write_claims
+from experiments.reproductions.common import (
+    DOCS,
+    Claim,
+    markdown_table,
+    mean_std,
+    read_csv_rows,
+    regenerate,
+    smoke_warning,
+    verdicts_section,
+    write_page,
+)
 from experiments.reproductions.stored import (
     SPECS,
     STORES,
@@ -59,10 +68,9 @@ COMMAND = "python -m experiments.reproductions mosca2017"
 def paper_table(path: Path = TABLE) -> dict[str, dict[str, dict[str, float]]]:
     """The paper's Table 2: ``{dataset: {method: {column: value}}}`` (columns as in the CSV)."""
     table: dict[str, dict[str, dict[str, float]]] = {}
-    with open(path) as f:
-        for row in csv.DictReader(line for line in f if not line.startswith("#")):
-            values = {k: float(v) for k, v in row.items() if k not in ("dataset", "method")}
-            table.setdefault(row["dataset"], {})[row["method"]] = values
+    for row in read_csv_rows(path):
+        values = {k: float(v) for k, v in row.items() if k not in ("dataset", "method")}
+        table.setdefault(row["dataset"], {})[row["method"]] = values
     return table
 
 
@@ -281,18 +289,12 @@ def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -
                    f"{full_command if res is not None and res.budget == 'full' else reduced_command}; {COMMAND}")
         claims += claims_for(dataset, res, paper[dataset], command, f"{full_command}; {COMMAND}", smoke)
         sections.append(_dataset_section(dataset, res, paper[dataset], out, smoke, full_command, reduced_command))
-    sections.append("## Verdicts\n\n" + markdown_table(
-        ["claim", "paper", "minigrad", "verdict"], [[c.claim, c.theirs, c.ours, f"**{c.verdict}**"] for c in claims]))
-    sections.append(f"Regenerate this page: `{COMMAND}{' --smoke' if smoke else ''}`.")
-    page = out / f"{PAPER}.md"
-    page.write_text("\n\n".join(sections) + "\n")
-    write_claims(PAPER, claims, out)
-    return page
+    sections += [verdicts_section(claims), regenerate(COMMAND, smoke)]
+    return write_page(PAPER, sections, claims, out)
 
 
 def _introduction(smoke: bool) -> str:
-    warning = ("\n\n> **Smoke run**: a few steps on a few images, for CI. These numbers say nothing about the "
-               "paper.") if smoke else ""
+    warning = smoke_warning(smoke)
     return f"""Mosca & Magoulas, *Training Convolutional Networks with Weight-wise Adaptive Learning Rates* (ESANN
 2017), propose WAME ([docs/optimizers/wame.md](../optimizers/wame.md)) and compare it in their Table 2 with SGD
 with momentum, RMSprop and Adam: 20 runs of 100 epochs per method and data set, each run of the four methods

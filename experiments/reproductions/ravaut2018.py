@@ -37,7 +37,15 @@ import datasets
 import layers
 import minigrad
 import optimizers
-from experiments.reproductions.common import DOCS, Claim, format_duration, markdown_table, mean_std, write_claims
+from experiments.reproductions.common import (
+    DOCS,
+    Claim,
+    format_duration,
+    markdown_table,
+    mean_std,
+    regenerate,
+    write_page,
+)
 from experiments.stepping import cross_entropy_per_sample, optimizer_step, train_step
 from experiments.training import evaluate
 from minigrad import Parameter, Tensor, parallel
@@ -505,12 +513,9 @@ def run(smoke: bool = False, out: Path = DOCS) -> Path:
         f"{format_duration(total_cpu)} of CPU time for the whole page (process time, one thread), of which "
         f"logistic regression {format_duration(_cpu(grid) + _cpu_main(main))} and LeNet-5 "
         f"{format_duration(sum(_cpu(rs) for rs in lenet.values()))}.\n\n"
-        f"Regenerate: `{COMMAND}" + (" --smoke`" if smoke else "`"),
+        + regenerate(COMMAND, smoke),
     ]
-    page = out / PAGE
-    page.write_text("\n\n".join(sections) + "\n")
-    write_claims(PAPER, claims, out)
-    return page
+    return write_page(PAPER, sections, claims, out)
 
 
 def _cpu(runs: Sequence[Run]) -> float:

@@ -14,7 +14,6 @@ comparisons with paired tests over the seeds, and records the per-layer rate mul
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import math
 import tempfile
@@ -31,8 +30,13 @@ from experiments.reproductions.common import (
     format_duration,
     markdown_table,
     mean_std,
-    write_claims,
+    mean_std_by_method,
+    regenerate,
+    smoke_warning,
+    verdicts_section,
+    write_page,
 )
+from experiments.reproductions.stored import wall_span
 from experiments.stepping import cross_entropy_per_sample, train_step
 from experiments.studies import cell as study_cell
 from experiments.studies.report import StudyReport, build_report
@@ -58,11 +62,7 @@ COMMAND = "python -m experiments.reproductions singh2015"
 
 def paper_table(path: Path = TABLE) -> dict[str, dict[int, tuple[float, float]]]:
     """The paper's Table I: ``{method: {iteration: (mean %, std %)}}``."""
-    table: dict[str, dict[int, tuple[float, float]]] = {}
-    with open(path) as f:
-        for row in csv.DictReader(line for line in f if not line.startswith("#")):
-            table.setdefault(row["method"], {})[int(row["iteration"])] = (float(row["mean"]), float(row["std"]))
-    return table
+    return mean_std_by_method(path)
 
 
 def cell_verdict(report: StudyReport, method: str, iteration: int) -> str:
@@ -160,12 +160,12 @@ def _studies(smoke: bool) -> dict[str, Study]:
     return {order: s.smoke_version() for order, s in studies.items()} if smoke else studies
 
 
-def _wall_times(store: StudyStore, names: dict[str, str]) -> dict[str, float]:
-    """Per order: the sum of the cells' wall times and the span from the first cell's start to the last's end."""
+def _cell_times(store: StudyStore, names: dict[str, str]) -> dict[str, tuple[float, float | None]]:
+    """Per order: the sum of the done cells' wall times, and the span from the first cell's start to the last's end."""
     out = {}
     for order, name in names.items():
-        cells = [c for c in store.cells(name) if c["status"] == "done"]
-        out[order] = sum(c["wall_time"] or 0.0 for c in cells)
+        cells = store.cells(name)
+        out[order] = (sum(c["wall_time"] or 0.0 for c in cells if c["status"] == "done"), wall_span(cells))
     return out
 
 
@@ -195,7 +195,8 @@ def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -
             (order, ours, control): build_report(store, names[order], baseline=control)
             for order in names for ours, base in PAIRS for control in CONTROLS[base]
         }
-        cell_seconds = _wall_times(store, names)
+        times = _cell_times(store, names)
+        cell_seconds = {order: cell for order, (cell, _) in times.items()}
         cells_done = {order: reports[order].counts.get("done", 0) for order in names}
         cells_total = {order: reports[order].total for order in names}
     iterations = list(studies["files"].eval_at)
@@ -220,23 +221,20 @@ def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -
                     f"![test error against iteration]({fig_errors.name})\n\n"
                     f"![per-layer rate multipliers]({fig_mult.name})\n\n" + _multiplier_text(multipliers))
     claims = _claims(verdicts, control_verdicts, reports, paper, iterations, cell_seconds, smoke)
-    sections.append(_verdict_section(claims))
+    sections.append(verdicts_section(claims))
     time_lines = [f"- {order} order: {cells_done[order]} of {cells_total[order]} cells done, "
-                  f"{format_duration(cell_seconds[order])} of cell time (sum over cells, 2 workers on 2 cores)"
+                  f"{format_duration(cell_seconds[order])} of cell time (the sum over cells)"
+                  + (f", {format_duration(span)} from the first cell's start to the last's end"
+                     if (span := times[order][1]) is not None else "")
                   for order in names]
     sections.append("## Cost\n\n" + "\n".join(time_lines) + f"\n- this page (report and multiplier run): "
-                    f"{format_duration(cpu)} of CPU time\n\nRegenerate: `{COMMAND}`" + (" --smoke" if smoke else ""))
-    page = out / f"{PAPER}.md"
-    page.write_text("\n\n".join(sections) + "\n")
-    write_claims(PAPER, claims, out)
-    return page
+                    f"{format_duration(cpu)} of CPU time\n\n" + regenerate(COMMAND, smoke))
+    return write_page(PAPER, sections, claims, out)
 
 
 def _conditions(studies: dict[str, Study], budget: str, smoke: bool) -> str:
     study = studies["files"]
-    warning = ""
-    if smoke:
-        warning = "\n\n> **Smoke run**: these numbers come from a tiny budget and say nothing about the paper.\n"
+    warning = smoke_warning(smoke, "a tiny budget")
     return f"""Singh, De, Zhang, Goldstein & Taylor, *Layer-specific adaptive learning rates for deep networks*
 (ICMLA 2015) add a per-layer factor $1 + \\ln(1 + 1/\\lVert g_l\\rVert_2)$ to the global rate of SGD, NAG
 and AdaGrad (eq. 9-13; `docs/optimizers/layer-specific.md`) and report, in Table I, lower mean test error
@@ -398,11 +396,6 @@ def _claims(verdicts: dict[tuple[str, str, int], str], controls: dict[tuple[str,
                  "partly reproduced" if beats else "not reproduced"),
         command=command, cpu_time=cost, page=f"{PAPER}.md"))
     return claims
-
-
-def _verdict_section(claims: list[Claim]) -> str:
-    rows = [[c.claim, c.theirs, c.ours, f"**{c.verdict}**"] for c in claims]
-    return "## Verdicts\n\n" + markdown_table(["claim", "paper", "minigrad", "verdict"], rows)
 
 
 def _finite_or_dash(x: Any) -> str:

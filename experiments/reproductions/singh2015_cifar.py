@@ -14,13 +14,22 @@ puts them beside the paper's Table II (``data/singh2015_table2.csv``) and decide
 
 from __future__ import annotations
 
-import csv
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from experiments.reproductions.common import DOCS, Claim, markdown_table, mean_std, write_claims
+from experiments.reproductions.common import (
+    DOCS,
+    Claim,
+    markdown_table,
+    mean_std,
+    mean_std_by_method,
+    regenerate,
+    smoke_warning,
+    verdicts_section,
+    write_page,
+)
 from experiments.reproductions.stored import (
     SPECS,
     STORES,
@@ -45,11 +54,7 @@ COMMAND = "python -m experiments.reproductions singh2015_cifar"
 
 def paper_table(path: Path = TABLE) -> dict[str, dict[int, tuple[float, float]]]:
     """The paper's Table II: ``{method: {iteration: (mean accuracy %, std %)}}``."""
-    table: dict[str, dict[int, tuple[float, float]]] = {}
-    with open(path) as f:
-        for row in csv.DictReader(line for line in f if not line.startswith("#")):
-            table.setdefault(row["method"], {})[int(row["iteration"])] = (float(row["mean"]), float(row["std"]))
-    return table
+    return mean_std_by_method(path)
 
 
 def accuracies(results: Results) -> dict[str, dict[int, dict[int, float]]]:
@@ -163,18 +168,12 @@ def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -
     claims = claims_for(results, paper, command, smoke)
     sections = [f"# {TITLE}: layer-specific adaptive learning rates on CIFAR-10", _introduction(smoke),
                 _results_section(results, paper, out, full_command, reduced_command)]
-    sections.append("## Verdicts\n\n" + markdown_table(
-        ["claim", "paper", "minigrad", "verdict"], [[c.claim, c.theirs, c.ours, f"**{c.verdict}**"] for c in claims]))
-    sections.append(f"Regenerate this page: `{COMMAND}{' --smoke' if smoke else ''}`.")
-    page = out / f"{PAPER}.md"
-    page.write_text("\n\n".join(sections) + "\n")
-    write_claims(PAPER, claims, out)
-    return page
+    sections += [verdicts_section(claims), regenerate(COMMAND, smoke)]
+    return write_page(PAPER, sections, claims, out)
 
 
 def _introduction(smoke: bool) -> str:
-    warning = ("\n\n> **Smoke run**: a few steps on a few images, for CI. These numbers say nothing about the "
-               "paper.") if smoke else ""
+    warning = smoke_warning(smoke)
     return f"""Singh, De, Zhang, Goldstein & Taylor, *Layer-specific adaptive learning rates for deep networks*
 (ICMLA 2015), multiply the global rate of SGD, NAG and AdaGrad by $1 + \\ln(1 + 1/\\lVert g_l\\rVert_2)$ per
 layer (eq. 9-13; [docs/optimizers/layer-specific.md](../optimizers/layer-specific.md)). Their Table II reports

@@ -13,9 +13,9 @@ on this machine.
 
 from __future__ import annotations
 
+import datetime
 import math
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,11 +115,7 @@ class Results:
 
     def wall_seconds(self) -> float | None:
         """From the first cell's start to the last cell's end (None before any cell finished)."""
-        starts = [_timestamp(c["started"]) for c in self.cells if c["started"]]
-        ends = [_timestamp(c["finished"]) for c in self.cells if c["finished"]]
-        if not starts or not ends:
-            return None
-        return max(ends) - min(starts)
+        return wall_span(self.cells)
 
     def cost(self) -> str:
         """``"1 h 05 min of cell time, 34 min wall"`` for the pages and claims."""
@@ -128,8 +124,18 @@ class Results:
         return text + (f", {format_duration(wall)} wall" if wall is not None else "")
 
 
+def wall_span(cells: Sequence[Mapping[str, Any]]) -> float | None:
+    """Seconds from the first cell's start to the last cell's end, as the store records them (None if none ended)."""
+    starts = [_timestamp(c["started"]) for c in cells if c["started"]]
+    ends = [_timestamp(c["finished"]) for c in cells if c["finished"]]
+    if not starts or not ends:
+        return None
+    return max(ends) - min(starts)
+
+
 def _timestamp(text: str) -> float:
-    return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%S%z"))
+    # The store writes ISO 8601 with the UTC offset; the offset must count, whatever the local time zone.
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").timestamp()
 
 
 def read_results(store: StudyStore, name: str, budget: str, spec: SpecFile | None = None) -> Results | None:

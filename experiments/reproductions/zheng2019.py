@@ -30,7 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from datasets.surfaces import SURFACES, get_surface
-from experiments.reproductions.common import DOCS, Claim, format_duration, markdown_table, write_claims
+from experiments.reproductions.common import (
+    DOCS,
+    Claim,
+    format_duration,
+    markdown_table,
+    regenerate,
+    verdicts_section,
+    write_page,
+)
 from experiments.saddle import (
     CAVEAT,
     TOY_HYPERPARAMS,
@@ -217,12 +225,9 @@ def run(smoke: bool = False, out: Path = DOCS) -> Path:
         f"tables {format_duration(results.cpu['table'])}, the long runs on flat_saddle "
         f"{format_duration(results.cpu['long'])}, toy trajectories and LLb-SGD checks "
         f"{format_duration(results.cpu['toys'])}, networks {format_duration(results.cpu['network'])}.\n\n"
-        f"Regenerate: `{COMMAND}" + (" --smoke`" if smoke else "`"),
+        + regenerate(COMMAND, smoke),
     ]
-    page = out / PAGE
-    page.write_text("\n\n".join(sections) + "\n")
-    write_claims(PAPER, claims, out)
-    return page
+    return write_page(PAPER, sections, claims, out)
 
 
 def _introduction(smoke: bool) -> str:
@@ -441,10 +446,8 @@ def _step(k: int | None) -> str:
 
 
 def _claims_section(claims: Sequence[Claim]) -> str:
-    rows = [(c.claim, c.theirs, c.ours, f"**{c.verdict}**") for c in claims]
-    return ("## Claims\n\nThe verdicts compare with the lab's toys and small network, not with the paper's network "
-            "(not given), and LLb-SGD is minigrad's reconstruction.\n\n"
-            + markdown_table(("claim", "paper", "minigrad", "verdict"), rows))
+    return verdicts_section(claims, "Claims", "The verdicts compare with the lab's toys and small network, not with "
+                            "the paper's network (not given), and LLb-SGD is minigrad's reconstruction.")
 
 
 __all__ = ["FULL", "OPTIMIZERS", "SMOKE", "Budget", "Results", "long_escape", "measure", "plateau_exit", "run",
