@@ -15,7 +15,7 @@ import numpy as np
 
 from layers import init
 from layers.module import Module, as_tensor, float_dtype
-from minigrad import Parameter, Tensor
+from minigrad import Parameter, Tensor, ops
 from minigrad import functional as F
 
 IntPair = int | tuple[int, int]
@@ -245,22 +245,12 @@ class BCEWithLogitsLoss(Module):
 
 # ----- resampling, Caffe's pooling and normalisation: layers of the CIFAR and autoencoder nets -----------
 
-# Imported here, with the layers that call ops directly, so this block can be read on its own.
-from minigrad import ops  # noqa: E402
-
 
 def _nchw(x: Any, name: str) -> Tensor:
     x = as_tensor(x)
     if x.ndim != 4:
         raise ValueError(f"{name} expects input of shape (N, C, H, W), got {x.shape}")
     return x
-
-
-def _at_least_one(value: IntPair, name: str) -> tuple[int, int]:
-    a, b = F.pair(value, name)
-    if a < 1 or b < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-    return a, b
 
 
 class Upsample2d(Module):
@@ -273,7 +263,7 @@ class Upsample2d(Module):
     """
 
     def __init__(self, scale_factor: IntPair = 2) -> None:
-        self.scale_factor = _at_least_one(scale_factor, "Upsample2d: scale_factor")
+        self.scale_factor = F.pair(scale_factor, "Upsample2d: scale_factor", minimum=1)
 
     def forward(self, x: Any) -> Tensor:
         """Upsample x of shape (N, C, H, W)."""
@@ -303,8 +293,8 @@ class CaffePool2d(Module):
     ) -> None:
         if method not in self.METHODS:
             raise ValueError(f"CaffePool2d: method must be one of {self.METHODS}, got {method!r}")
-        self.kernel_size = _at_least_one(kernel_size, "CaffePool2d: kernel_size")
-        self.stride = self.kernel_size if stride is None else _at_least_one(stride, "CaffePool2d: stride")
+        self.kernel_size = F.pair(kernel_size, "CaffePool2d: kernel_size", minimum=1)
+        self.stride = self.kernel_size if stride is None else F.pair(stride, "CaffePool2d: stride", minimum=1)
         self.padding = F.pair(padding, "CaffePool2d: padding")
         if any(p >= k for p, k in zip(self.padding, self.kernel_size)):
             raise ValueError(f"CaffePool2d: padding {self.padding} must be smaller than the kernel {self.kernel_size}")

@@ -176,7 +176,7 @@ def test_caffe_pool_argument_checks() -> None:
         layers.CaffePool2d(3, 2, method="min")
     with pytest.raises(ValueError, match="padding .* must be smaller than the kernel"):
         layers.CaffePool2d(3, 2, padding=3)
-    with pytest.raises(ValueError, match="kernel_size must be >= 1"):
+    with pytest.raises(ValueError, match="kernel_size must be an int >= 1"):
         layers.CaffePool2d(0)
     with pytest.raises(ValueError, match=r"expects input of shape \(N, C, H, W\)"):
         layers.CaffePool2d(2)(Tensor(np.zeros((3, 4, 4))))
@@ -221,7 +221,7 @@ def test_within_channel_lrn_caffe_defaults_and_checks() -> None:
 
 
 def test_upsample_argument_checks() -> None:
-    with pytest.raises(ValueError, match="scale_factor must be >= 1"):
+    with pytest.raises(ValueError, match="scale_factor must be an int >= 1"):
         layers.Upsample2d(0)
     with pytest.raises(ValueError, match=r"expects input of shape \(N, C, H, W\)"):
         layers.Upsample2d(2)(Tensor(np.zeros((4, 4))))
