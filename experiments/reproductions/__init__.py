@@ -1,8 +1,8 @@
 """The papers' results reproduced inside minigrad: one module per paper, its page under docs/reproductions/.
 
 ``python -m experiments.reproductions PAPER [--smoke]`` runs (or, for the studies, reads from their
-store) what a paper's page needs, writes ``docs/reproductions/PAPER.md`` with its figures and its
-claims, and rebuilds the index, ``docs/reproductions/index.md``. ``--smoke`` does the same on a
+store) what a paper's page needs, writes the page (``docs/reproductions/`` + the paper's name + ``.md``)
+with its figures and its claims, and rebuilds the index, ``docs/reproductions/index.md``. ``--smoke`` does the same on a
 few seeds, iterations and images, for CI, into a folder of its own.
 
 - :mod:`~experiments.reproductions.singh2015`: Singh et al. (2015) Table I, from the study specs
