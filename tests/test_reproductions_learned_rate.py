@@ -8,6 +8,7 @@ on runs whose answer is known.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from pathlib import Path
@@ -34,7 +35,8 @@ def _check_page(out: Path, paper: str, figures: int) -> list[Claim]:
             assert image.format == "PNG" and image.size[0] > 200
     raw = json.loads((out / f"{paper}.claims.json").read_text())
     claims = [Claim(**c) for c in raw]  # every field present, the verdict one of VERDICTS
-    assert claims and all(c.paper == paper and c.page == f"{paper}.md" and c.verdict in VERDICTS for c in claims)
+    title = importlib.import_module(f"experiments.reproductions.{paper}").TITLE
+    assert claims and all(c.paper == title and c.page == f"{paper}.md" and c.verdict in VERDICTS for c in claims)
     assert all(c.command.startswith(f"python -m experiments.reproductions {paper}") for c in claims)
     index = (out / "index.md").read_text()
     assert all(c.claim.replace("|", "\\|") in index for c in claims)

@@ -298,3 +298,30 @@ def test_without_cifar_the_cifar_claims_say_so_and_the_index_lists_them(tmp_path
     assert len(claims) == 2 and {c.verdict for c in claims} == {"not run: data not available"}
     assert "MINIGRAD_CIFAR_ROOT=DIR" in claims[0].command
     assert "not run: data not available" in (tmp_path / "index.md").read_text()
+
+
+def test_the_index_lists_papers_in_the_order_of_papers_and_each_under_its_title(tmp_path: Path) -> None:
+    from experiments.reproductions.common import Claim, write_claims
+    from experiments.reproductions.index import write_index
+
+    # Written in reverse order (and file names sort otherwise): the index still follows PAPERS.
+    for name in reversed(PAPERS):
+        title = importlib.import_module(f"experiments.reproductions.{name}").TITLE
+        write_claims(name, [Claim(title, f"claim of {name}", "theirs", "ours", "reproduced", "cmd", "1 s",
+                                  f"{name}.md")], tmp_path)
+    index = write_index(tmp_path).read_text()
+    positions = [index.index(f"claim of {name} |") for name in PAPERS]
+    assert positions == sorted(positions)
+    for name in PAPERS:
+        title = importlib.import_module(f"experiments.reproductions.{name}").TITLE
+        assert f"[{title}]({name}.md)" in index
+
+
+def test_wall_span_reads_the_utc_offset() -> None:
+    from experiments.reproductions.stored import wall_span
+
+    cells = [{"started": "2026-11-30T11:00:00+0000", "finished": "2026-11-30T11:20:00+0000"},
+             {"started": "2026-11-30T12:05:00+0100", "finished": "2026-11-30T12:30:00+0100"}]
+    # The second cell ran from 11:05 to 11:30 UTC: the span is 11:00 to 11:30, not to 12:30.
+    assert wall_span(cells) == 1800.0
+    assert wall_span([{"started": None, "finished": None}]) is None

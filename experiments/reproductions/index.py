@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from experiments.reproductions import PAPERS
 from experiments.reproductions.common import DOCS, VERDICTS, markdown_table, read_claims
 
 
 def write_index(out: Path = DOCS) -> Path:
     """Gather every ``*.claims.json`` under ``out`` into ``out/index.md``; returns its path."""
-    claims = read_claims(out)
+    # The papers in PAPERS' order (then any other claims file), each paper's claims in its own order.
+    order = {f"{name}.md": i for i, name in enumerate(PAPERS)}
+    claims = sorted(read_claims(out), key=lambda c: order.get(c.page, len(order)))
     rows = [
         (f"[{c.paper}]({c.page})", c.claim, c.theirs, c.ours, f"**{c.verdict}**", f"`{c.command}`", c.cpu_time)
         for c in claims

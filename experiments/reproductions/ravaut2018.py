@@ -813,7 +813,7 @@ def _claims(main: Mapping[str, Mapping[str, list[Run]]], grid: Sequence[Run], le
     claims = []
 
     def claim(text: str, theirs: str, ours: str, verdict: str, cpu: float) -> None:
-        claims.append(Claim(PAPER, text, theirs, ours, verdict, COMMAND, format_duration(cpu) + " (process, 1 thread)",
+        claims.append(Claim(TITLE, text, theirs, ours, verdict, COMMAND, format_duration(cpu) + " (process, 1 thread)",
                             PAGE))
 
     def first_epoch(p: str, label: str) -> float:

@@ -379,14 +379,14 @@ def _claims(verdicts: dict[tuple[str, str, int], str], controls: dict[tuple[str,
             + (f", higher at {', '.join(map(str, higher[order]))}" if higher[order] else "")
             for order in reports
         )
-        claims.append(Claim(paper="Singh et al. 2015", claim=f"{ours} has lower test error than {base} (Table I)",
+        claims.append(Claim(paper=TITLE, claim=f"{ours} has lower test error than {base} (Table I)",
                             theirs=f"mean error % {base}→{ours}: {their_text}", ours=ours_text, verdict=verdict,
                             command=command, cpu_time=cost, page=f"{PAPER}.md"))
     # Our control: is the layer factor more than a larger rate?
     beats = [key for key, v in controls.items() if v == "lower"]
     loses = [key for key, v in controls.items() if v == "higher"]
     claims.append(Claim(
-        paper="Singh et al. 2015",
+        paper=TITLE,
         claim="the gain is layer-specific, not just a larger global rate (our control; not in the paper)",
         theirs="not tested",
         ours=f"layer-specific significantly lower than a 2×/3× base in {len(beats)} of {len(controls)} comparisons, "

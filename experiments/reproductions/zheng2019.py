@@ -403,7 +403,7 @@ def _claims(results: Results, budget: Budget) -> list[Claim]:
         + f", then a fall of the loss from step {late} to {budget.network_steps} of "
         + ", ".join(f"{n} {100 * late_fall(net[n], late):.0f} %" for n in (*TRAPPED, "adam"))
     )
-    claims = [Claim(PAPER, "Fig. 8: naive SGD, NAG and AdaGrad are trapped near a saddle point and cannot escape",
+    claims = [Claim(TITLE, "Fig. 8: naive SGD, NAG and AdaGrad are trapped near a saddle point and cannot escape",
                     "\"easily trapped in the regions with saddle point and cannot escape from it\"", ours, verdict,
                     COMMAND, cpu, PAGE)]
 
@@ -416,7 +416,7 @@ def _claims(results: Results, budget: Budget) -> list[Claim]:
             f"({flat}: {_step(table['adam'][flat])}); on the network, first step below {PLATEAU_SHARE:g} × the start's "
             f"loss: {_step(net_exit['adam'])}, then a fall of {100 * late_fall(net['adam'], late):.0f} % from step "
             f"{late} to {budget.network_steps}")
-    claims.append(Claim(PAPER, "Fig. 8: Adam bypasses the saddle point", "\"Adam [...] can bypass the saddle point\"",
+    claims.append(Claim(TITLE, "Fig. 8: Adam bypasses the saddle point", "\"Adam [...] can bypass the saddle point\"",
                         ours, verdict, COMMAND, cpu, PAGE))
 
     # 3. LLb-SGD gets past where the others are trapped, and faster than Adam
@@ -434,7 +434,7 @@ def _claims(results: Results, budget: Budget) -> list[Claim]:
             f"{_step(llb_exit)}, Adam {_step(adam_exit)}; fall of the loss from step {late} to "
             f"{budget.network_steps}: {100 * late_fall(net['llb_sgd'], late):.0f} %, Adam "
             f"{100 * late_fall(net['adam'], late):.0f} %")
-    claims.append(Claim(PAPER, "Fig. 8: LLb-SGD bypasses the saddle point and converges faster than Adam",
+    claims.append(Claim(TITLE, "Fig. 8: LLb-SGD bypasses the saddle point and converges faster than Adam",
                         "\"Adam and LLb-SGD can bypass the saddle point [...] LLb-SGD converges faster than Adam\"",
                         ours, verdict, COMMAND, cpu, PAGE))
     return claims
