@@ -325,3 +325,14 @@ def test_wall_span_reads_the_utc_offset() -> None:
     # The second cell ran from 11:05 to 11:30 UTC: the span is 11:00 to 11:30, not to 12:30.
     assert wall_span(cells) == 1800.0
     assert wall_span([{"started": None, "finished": None}]) is None
+
+
+def test_verdicts_at_a_reduced_budget_agree_or_disagree_but_never_reproduce_or_refute() -> None:
+    from experiments.reproductions.common import Claim, at_reduced_budget
+
+    verdicts = ["reproduced", "partly reproduced", "not reproduced", "not run: data not available"]
+    claims = [Claim("p", f"c{i}", "t", "o", v, "cmd", "1 s", "p.md") for i, v in enumerate(verdicts)]
+    assert [c.verdict for c in at_reduced_budget(claims)] == [
+        "consistent at reduced budget", "partly consistent at reduced budget", "not consistent at reduced budget",
+        "not run: data not available"]
+    assert [c.verdict for c in claims] == verdicts  # the originals are left as they were

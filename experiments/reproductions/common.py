@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ VERDICTS = {
     "partly reproduced": "the claim holds for some of the paper's comparisons or conditions and not others",
     "not reproduced": "our numbers do not support the claim under the paper's conditions",
     "consistent at reduced budget": "a shortened run (fewer epochs, seeds or images, as stated) agrees with the claim",
+    "partly consistent at reduced budget": "a shortened run agrees with some of the claim's comparisons and not others",
+    "not consistent at reduced budget": "a shortened run disagrees with the claim; the paper's full budget may not",
     "not run: needs a GPU": "the full experiment is too large for 2 CPU cores; its command is given",
     "not run: data not available": "the data set cannot be obtained on this machine; the loader and command are given",
 }
@@ -47,6 +49,20 @@ class Claim:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {self.verdict!r}: expected one of {sorted(VERDICTS)}")
+
+
+#: How a verdict reads when it comes from a reduced budget (fewer epochs, seeds or images than the paper's).
+AT_REDUCED_BUDGET = {
+    "reproduced": "consistent at reduced budget",
+    "partly reproduced": "partly consistent at reduced budget",
+    "not reproduced": "not consistent at reduced budget",
+}
+
+
+def at_reduced_budget(claims: Sequence[Claim]) -> list[Claim]:
+    """The claims with their verdicts read at a reduced budget: a shortened run cannot reproduce or refute a claim
+    about the paper's full runs, only agree or disagree with it ("not run" verdicts are kept)."""
+    return [replace(c, verdict=AT_REDUCED_BUDGET.get(c.verdict, c.verdict)) for c in claims]
 
 
 def write_claims(name: str, claims: Sequence[Claim], out: Path = DOCS) -> Path:

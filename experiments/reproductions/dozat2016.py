@@ -26,6 +26,7 @@ import numpy as np
 from experiments.reproductions.common import (
     DOCS,
     Claim,
+    at_reduced_budget,
     markdown_table,
     read_csv_rows,
     regenerate,
@@ -277,6 +278,8 @@ def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -
                          for t, r in results.items() if r is not None) + f"; {COMMAND}")
     claims = [Claim(paper=TITLE, claim=c, theirs=t, ours=o, verdict=v, command=command, cpu_time=cost,
                     page=f"{PAPER}.md") for c, t, o, v in decided]
+    if budgets != {"full"} or smoke:
+        claims = at_reduced_budget(claims)
     sections = [f"# {TITLE}: momentum and adaptive-rate variants on a convolutional autoencoder", _introduction(smoke)]
     for t, res in results.items():
         sections.append(_table_section(t, res, paper[t], out))

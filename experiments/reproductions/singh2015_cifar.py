@@ -22,6 +22,7 @@ import numpy as np
 from experiments.reproductions.common import (
     DOCS,
     Claim,
+    at_reduced_budget,
     markdown_table,
     mean_std,
     mean_std_by_method,
@@ -166,6 +167,8 @@ def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -
     else:
         command = f"{full_command}; {COMMAND}"
     claims = claims_for(results, paper, command, smoke)
+    if results is not None and (results.budget != "full" or smoke):
+        claims = at_reduced_budget(claims)
     sections = [f"# {TITLE}: layer-specific adaptive learning rates on CIFAR-10", _introduction(smoke),
                 _results_section(results, paper, out, full_command, reduced_command)]
     sections += [verdicts_section(claims), regenerate(COMMAND, smoke)]
