@@ -211,6 +211,9 @@ def check_page(page: Any, report: PageReport, kind: str, out: Path) -> None:
         target = page.locator("iframe.saddle-animation")
     with contextlib.suppress(Exception):
         target.scroll_into_view_if_needed(timeout=5_000)
+    # Scrolling starts the theme's header transition (site name -> page title, ~250 ms): let it finish
+    # so the screenshot shows what a reader sees, not two titles crossing.
+    page.wait_for_timeout(600)
     report.screenshot = out / f"{report.name}.png"
     page.screenshot(path=str(report.screenshot))
 
