@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import textwrap
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -96,6 +97,12 @@ def regenerate(command: str, smoke: bool) -> str:
 def smoke_warning(smoke: bool, what: str = "a few steps on a few images, for CI") -> str:
     """The warning a smoke page opens with (empty for a real run)."""
     return f"\n\n> **Smoke run**: {what}. These numbers say nothing about the paper." if smoke else ""
+
+
+def figure_title(fig: Any, text: str, fontsize: int = 9) -> None:
+    """Put ``text`` above a figure's panels, wrapped to the figure's width so no part of it is cut off."""
+    chars_per_inch = 15 * 9 / fontsize  # DejaVu Sans at 9 pt: about 15 characters per inch
+    fig.suptitle(textwrap.fill(text, int(fig.get_figwidth() * chars_per_inch)), fontsize=fontsize)
 
 
 def read_csv_rows(path: Path) -> list[dict[str, str]]:

@@ -27,6 +27,7 @@ from experiments.reproductions.common import (
     DOCS,
     Claim,
     at_reduced_budget,
+    figure_title,
     markdown_table,
     read_csv_rows,
     regenerate,
@@ -245,7 +246,7 @@ def plot_table(results: Results, path: Path, title: str) -> Path:
         ax.set_ylabel("training MSE × 1000 (epoch mean)")
     for ax in list(axes.flat)[len(labels):]:
         ax.set_visible(False)
-    fig.suptitle(title, fontsize=9)
+    figure_title(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

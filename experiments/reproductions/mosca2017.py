@@ -26,6 +26,7 @@ from experiments.reproductions.common import (
     DOCS,
     Claim,
     at_reduced_budget,
+    figure_title,
     markdown_table,
     mean_std,
     read_csv_rows,
@@ -251,11 +252,11 @@ def plot_dataset(runs: dict[str, list[RunMeasures]], path: Path, title: str) -> 
             right.plot(epochs, loss, label=method)
     left.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy, mean over seeds")
     right.set(xlabel="epoch", ylabel="training loss", yscale="log",
-              title="training loss (mean of each epoch's minibatches), mean over seeds")
+              title="training loss per epoch, mean over seeds")
     for ax in (left, right):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    fig.suptitle(title, fontsize=9)
+    figure_title(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

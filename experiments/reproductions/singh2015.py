@@ -27,6 +27,7 @@ from experiments.reproductions.common import (
     DOCS,
     ROOT,
     Claim,
+    figure_title,
     format_duration,
     markdown_table,
     mean_std,
@@ -108,6 +109,7 @@ def plot_error_curves(reports: dict[str, StudyReport], paper: dict[str, dict[int
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), sharey=False)
     styles = {"files": "-", "shuffled": "--"}
@@ -124,9 +126,12 @@ def plot_error_curves(reports: dict[str, StudyReport], paper: dict[str, dict[int
             ax.errorbar(its, [paper[method][i][0] for i in its], [paper[method][i][1] for i in its], fmt="o",
                         color=color, mfc="white", capsize=3, label=f"{method}, paper")
         ax.set(xlabel="iteration", ylabel="test error (%)", yscale="log", title=f"{ours} vs {base}")
+        # Plain numbers on the log axis (1, 2, 4 %, not 2×10⁰): the errors span less than a decade.
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-    fig.suptitle(f"Caffe's LeNet on MNIST, mean ± std over seeds; {note}", fontsize=9)
+    figure_title(fig, f"Caffe's LeNet on MNIST, mean ± std over seeds; {note}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -147,7 +152,7 @@ def plot_multipliers(curves: dict[str, dict[str, np.ndarray]], path: Path, note:
         ax.set(xlabel="iteration", ylabel="rate multiplier 1 + ln(1 + 1/‖g_l‖)", yscale="log", title=method)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, title="layer")
-    fig.suptitle(f"Per-layer rate multipliers, one run (seed 0); {note}", fontsize=9)
+    figure_title(fig, f"Per-layer rate multipliers, one run (seed 0); {note}")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -23,6 +23,7 @@ from experiments.reproductions.common import (
     DOCS,
     Claim,
     at_reduced_budget,
+    figure_title,
     markdown_table,
     mean_std,
     mean_std_by_method,
@@ -139,7 +140,7 @@ def plot_accuracy(acc: dict[str, dict[int, dict[int, float]]], paper: dict[str, 
         ax.set(xlabel="iteration", ylabel="test accuracy (%)", title=f"{ours} vs {base}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    figure_title(fig, title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
