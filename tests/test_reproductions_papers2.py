@@ -336,3 +336,17 @@ def test_verdicts_at_a_reduced_budget_agree_or_disagree_but_never_reproduce_or_r
         "consistent at reduced budget", "partly consistent at reduced budget", "not consistent at reduced budget",
         "not run: data not available"]
     assert [c.verdict for c in claims] == verdicts  # the originals are left as they were
+
+
+def test_a_dozat_table_still_running_is_shown_but_its_claims_wait(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = tmp_path / "dozat2016.sqlite"
+    stored_as(SPECS / "dozat2016_table1_reduced.toml", store)
+    stored_as(SPECS / "dozat2016_table2_reduced.toml", store)
+    with sqlite3.connect(store) as db:  # one cell of Table 2 not finished yet, as while the study runs
+        db.execute("UPDATE cells SET status = 'pending' WHERE id = (SELECT MIN(id) FROM cells WHERE study = ?)",
+                   ("dozat2016-table2-reduced",))
+    page = dozat2016.run(out=tmp_path / "docs", store_path=store)  # raised KeyError before
+    assert "PARTIAL: 9 of 10 cells finished" in page.read_text()
+    assert {c["claim"][:8] for c in claims_of(tmp_path / "docs", "dozat2016")} == {"Table 1:"}
