@@ -105,6 +105,15 @@ def figure_title(fig: Any, text: str, fontsize: int = 9) -> None:
     fig.suptitle(textwrap.fill(text, int(fig.get_figwidth() * chars_per_inch)), fontsize=fontsize)
 
 
+def plain_log_axis(ax: Any) -> None:
+    """Label a log-scaled y axis with plain numbers (2, 3, 20, 30), not powers of ten (2×10⁰): the values on these
+    pages span less than two decades, where minor ticks carry the labels."""
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+
+
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
     """The rows of a transcribed paper table (CSV with a header; lines starting with ``#`` are comments)."""
     with open(path, newline="") as f:

@@ -29,6 +29,7 @@ from experiments.reproductions.common import (
     at_reduced_budget,
     figure_title,
     markdown_table,
+    plain_log_axis,
     read_csv_rows,
     regenerate,
     smoke_warning,
@@ -240,6 +241,7 @@ def plot_table(results: Results, path: Path, title: str) -> Path:
                 ax.plot(epochs[: len(loss)], loss, marker="." if len(loss) < 15 else None,
                         label=shown + (" (diverged)" if s.status == "failed" else ""))
         ax.set(title=label, xlabel="epoch", yscale="log")
+        plain_log_axis(ax)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     for ax in axes[:, 0]:

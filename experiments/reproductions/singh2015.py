@@ -32,6 +32,7 @@ from experiments.reproductions.common import (
     markdown_table,
     mean_std,
     mean_std_by_method,
+    plain_log_axis,
     regenerate,
     smoke_warning,
     verdicts_section,
@@ -109,7 +110,6 @@ def plot_error_curves(reports: dict[str, StudyReport], paper: dict[str, dict[int
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), sharey=False)
     styles = {"files": "-", "shuffled": "--"}
@@ -126,9 +126,7 @@ def plot_error_curves(reports: dict[str, StudyReport], paper: dict[str, dict[int
             ax.errorbar(its, [paper[method][i][0] for i in its], [paper[method][i][1] for i in its], fmt="o",
                         color=color, mfc="white", capsize=3, label=f"{method}, paper")
         ax.set(xlabel="iteration", ylabel="test error (%)", yscale="log", title=f"{ours} vs {base}")
-        # Plain numbers on the log axis (1, 2, 4 %, not 2×10⁰): the errors span less than a decade.
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        plain_log_axis(ax)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
     figure_title(fig, f"Caffe's LeNet on MNIST, mean ± std over seeds; {note}")
