@@ -105,6 +105,17 @@ def figure_title(fig: Any, text: str, fontsize: int = 9) -> None:
     fig.suptitle(textwrap.fill(text, int(fig.get_figwidth() * chars_per_inch)), fontsize=fontsize)
 
 
+def save_figure(fig: Any, path: Path, title: str) -> Path:
+    """Title the figure (:func:`figure_title`), lay it out, write it as a PNG at 100 dpi, close it; return ``path``."""
+    import matplotlib.pyplot as plt
+
+    figure_title(fig, title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plain_log_axis(ax: Any) -> None:
     """Label a log-scaled y axis with plain numbers (2, 3, 20, 30), not powers of ten (2×10⁰): the values on these
     pages span less than two decades, where minor ticks carry the labels."""

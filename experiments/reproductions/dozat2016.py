@@ -27,11 +27,11 @@ from experiments.reproductions.common import (
     DOCS,
     Claim,
     at_reduced_budget,
-    figure_title,
     markdown_table,
     plain_log_axis,
     read_csv_rows,
     regenerate,
+    save_figure,
     smoke_warning,
     verdicts_section,
     write_page,
@@ -248,11 +248,7 @@ def plot_table(results: Results, path: Path, title: str) -> Path:
         ax.set_ylabel("training MSE × 1000 (epoch mean)")
     for ax in list(axes.flat)[len(labels):]:
         ax.set_visible(False)
-    figure_title(fig, title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, title)
 
 
 # ----- the page -------------------------------------------------------------------------------------

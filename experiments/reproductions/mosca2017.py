@@ -26,11 +26,11 @@ from experiments.reproductions.common import (
     DOCS,
     Claim,
     at_reduced_budget,
-    figure_title,
     markdown_table,
     mean_std,
     read_csv_rows,
     regenerate,
+    save_figure,
     smoke_warning,
     verdicts_section,
     write_page,
@@ -256,11 +256,7 @@ def plot_dataset(runs: dict[str, list[RunMeasures]], path: Path, title: str) -> 
     for ax in (left, right):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    figure_title(fig, title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, title)
 
 
 # ----- the page -------------------------------------------------------------------------------------

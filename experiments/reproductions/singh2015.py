@@ -27,13 +27,13 @@ from experiments.reproductions.common import (
     DOCS,
     ROOT,
     Claim,
-    figure_title,
     format_duration,
     markdown_table,
     mean_std,
     mean_std_by_method,
     plain_log_axis,
     regenerate,
+    save_figure,
     smoke_warning,
     verdicts_section,
     write_page,
@@ -129,11 +129,7 @@ def plot_error_curves(reports: dict[str, StudyReport], paper: dict[str, dict[int
         plain_log_axis(ax)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-    figure_title(fig, f"Caffe's LeNet on MNIST, mean ± std over seeds; {note}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, f"Caffe's LeNet on MNIST, mean ± std over seeds; {note}")
 
 
 def plot_multipliers(curves: dict[str, dict[str, np.ndarray]], path: Path, note: str) -> Path:
@@ -150,11 +146,7 @@ def plot_multipliers(curves: dict[str, dict[str, np.ndarray]], path: Path, note:
         ax.set(xlabel="iteration", ylabel="rate multiplier 1 + ln(1 + 1/‖g_l‖)", yscale="log", title=method)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, title="layer")
-    figure_title(fig, f"Per-layer rate multipliers, one run (seed 0); {note}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, f"Per-layer rate multipliers, one run (seed 0); {note}")
 
 
 # ----- the page -----------------------------------------------------------------------------------

@@ -23,11 +23,11 @@ from experiments.reproductions.common import (
     DOCS,
     Claim,
     at_reduced_budget,
-    figure_title,
     markdown_table,
     mean_std,
     mean_std_by_method,
     regenerate,
+    save_figure,
     smoke_warning,
     verdicts_section,
     write_page,
@@ -140,11 +140,7 @@ def plot_accuracy(acc: dict[str, dict[int, dict[int, float]]], paper: dict[str, 
         ax.set(xlabel="iteration", ylabel="test accuracy (%)", title=f"{ours} vs {base}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    figure_title(fig, title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, title)
 
 
 def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -> Path:
