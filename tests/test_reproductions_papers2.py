@@ -207,23 +207,24 @@ def test_wame_claims_follow_the_numbers() -> None:
     assert [c.verdict for c in good] == ["consistent at reduced budget"] * 5
     bad = mosca2017.claims_for("mnist", wame_results(True), paper, "cmd", "full", smoke=False)
     assert [c.verdict for c in bad] == ["consistent at reduced budget", "consistent at reduced budget",
-                                        "not reproduced", "not reproduced", "not reproduced"]
+                                        "not consistent at reduced budget", "not consistent at reduced budget",
+                                        "not consistent at reduced budget"]
     missing = mosca2017.claims_for("cifar10", None, mosca2017.paper_table()["cifar10"], "cmd", "full", smoke=False)
     assert {c.verdict for c in missing} == {"not run: data not available"}
 
 
 def test_dozats_own_numbers_satisfy_every_claim_and_a_reversal_fails_one() -> None:
     paper = dozat2016.paper_table()
-    decided = dozat2016.decide(paper, "reproduced")
+    decided = dozat2016.decide(paper)
     assert len(decided) == 8
     assert [verdict for *_, verdict in decided] == ["reproduced"] * 8
     flipped = {t: dict(v) for t, v in paper.items()}
     for key in flipped[1]:
         if key.startswith("NAG"):
             flipped[1][key] = 1.0  # NAG now far below CM everywhere
-    verdicts = dict((claim, verdict) for claim, _, _, verdict in dozat2016.decide(flipped, "reproduced"))
+    verdicts = dict((claim, verdict) for claim, _, _, verdict in dozat2016.decide(flipped))
     assert verdicts["Table 1: at α0 = 2, classical momentum (CM) has a lower MSE than NAG"] == "not reproduced"
-    only_table2 = dozat2016.decide({2: paper[2]}, "x")
+    only_table2 = dozat2016.decide({2: paper[2]})
     assert len(only_table2) == 3  # Table 2's own claims; the cross-table one needs Table 1
 
 
@@ -235,8 +236,8 @@ def test_a_diverged_run_counts_as_worse_than_any_finished_one() -> None:
 
 def test_singh_pairs_are_judged_on_the_mean_difference() -> None:
     diffs = [("Ours-SGD", "SGD", [0.5, 0.1]), ("Ours-NAG", "NAG", [-0.2, 0.1]), ("Ours-AdaGrad", "AdaGrad", [])]
-    assert singh2015_cifar.pair_verdict(diffs, "good") == (1, "partly reproduced")
-    assert singh2015_cifar.pair_verdict(diffs[:1], "good") == (1, "good")
+    assert singh2015_cifar.pair_verdict(diffs) == (1, "partly reproduced")
+    assert singh2015_cifar.pair_verdict(diffs[:1]) == (1, "reproduced")
 
 
 # ----- the pages -------------------------------------------------------------------------------------

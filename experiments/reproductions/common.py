@@ -60,6 +60,17 @@ AT_REDUCED_BUDGET = {
 }
 
 
+def share_verdict(k: int, n: int, needed: float = 1.0) -> str:
+    """A claim that holds in ``k`` of its ``n`` comparisons: "reproduced" in at least ``needed`` of them, "partly
+    reproduced" in some (at least half, for a claim the paper states only "generally", ``needed`` < 1), else "not
+    reproduced" (also when there is nothing to compare)."""
+    if n == 0:
+        return "not reproduced"
+    if k >= needed * n:
+        return "reproduced"
+    return "partly reproduced" if (k > 0 if needed == 1.0 else k >= n / 2) else "not reproduced"
+
+
 def at_reduced_budget(claims: Sequence[Claim]) -> list[Claim]:
     """The claims with their verdicts read at a reduced budget: a shortened run cannot reproduce or refute a claim
     about the paper's full runs, only agree or disagree with it ("not run" verdicts are kept)."""
@@ -117,8 +128,8 @@ def save_figure(fig: Any, path: Path, title: str) -> Path:
 
 
 def plain_log_axis(ax: Any) -> None:
-    """Label a log-scaled y axis with plain numbers (2, 3, 20, 30), not powers of ten (2×10⁰): the values on these
-    pages span less than two decades, where minor ticks carry the labels."""
+    """Label a log-scaled y axis with plain numbers (2, 3, 20, 30; 1e+20 where a run blew up), not matplotlib's
+    2×10⁰: over less than a decade only minor ticks carry labels, and those should read as numbers."""
     from matplotlib.ticker import FormatStrFormatter
 
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))

@@ -31,6 +31,7 @@ from experiments.reproductions.common import (
     read_csv_rows,
     regenerate,
     save_figure,
+    share_verdict,
     smoke_warning,
     verdicts_section,
     write_page,
@@ -159,7 +160,8 @@ def mean_curve(runs: list[RunMeasures], what: str) -> tuple[list[float], np.ndar
 # ----- verdicts -------------------------------------------------------------------------------------
 def claims_for(dataset: str, results: Results | None, paper: dict[str, dict[str, float]], command: str,
                full_command: str, smoke: bool) -> list[Claim]:
-    """The paper's claims about one data set, decided from ``results`` (or marked not run)."""
+    """The paper's claims about one data set, decided from ``results`` (or marked not run); verdicts from a
+    reduced budget or a smoke run read as such (:func:`~experiments.reproductions.common.at_reduced_budget`)."""
     name = NAMES[dataset]
     theirs_acc = ", ".join(f"{m} {paper[m]['acc_mean']:.2f}" for m in METHODS)
     theirs_epoch = ", ".join(f"{m} {paper[m]['epoch_mean']:.1f}" for m in METHODS)
@@ -185,14 +187,20 @@ def claims_for(dataset: str, results: Results | None, paper: dict[str, dict[str,
     epochs = {m: [r.best_epoch for r in runs.get(m, [])] for m in METHODS}
     minutes = {m: [r.minutes_to_best for r in runs.get(m, [])] for m in METHODS}
     if any(not acc[m] for m in METHODS):
-        missing = [m for m in METHODS if not acc[m]]
-        return [Claim(paper=TITLE, claim=c, theirs=t, ours=f"no finished run of {', '.join(missing)}",
-                      verdict="not reproduced", command=command, cpu_time=results.cost(), page=page)
-                for c, t in texts]
+        missing = ", ".join(m for m in METHODS if not acc[m])
+        decided = [(f"no finished run of {missing}", "not reproduced")] * len(texts)
+    else:
+        decided = _decide(dataset, runs, acc, epochs, minutes)
+    claims = [Claim(paper=TITLE, claim=c, theirs=t, ours=o, verdict=v, command=command, cpu_time=results.cost(),
+                    page=page) for (c, t), (o, v) in zip(texts, decided)]
+    return claims if results.budget == "full" and not smoke else at_reduced_budget(claims)
+
+
+def _decide(dataset: str, runs: dict[str, list[RunMeasures]], acc: dict[str, list[float]],
+            epochs: dict[str, list[float]], minutes: dict[str, list[float]]) -> list[tuple[str, str]]:
+    """Each claim's ``(ours, verdict)`` in the paper's words, from the per-method measures of finished runs."""
     mean = {k: {m: float(np.mean(v[m])) for m in METHODS} for k, v in
             (("acc", acc), ("epoch", epochs), ("minutes", minutes))}
-    full = results.budget == "full" and not smoke
-    good = "reproduced" if full else "consistent at reduced budget"
     claims = []
 
     # 1. As accurate as Adam and RMSprop.
@@ -200,24 +208,24 @@ def claims_for(dataset: str, results: Results | None, paper: dict[str, dict[str,
     on_par = [m for m in ADAPTIVE if gaps[m] >= -ON_PAR_POINTS]
     ours = "; ".join(f"WAME − {m}: {gaps[m]:+.2f} points (paired over {len(paired(runs, 'WAME', m))} seeds)"
                      for m in ADAPTIVE)
-    verdict = good if len(on_par) == 2 else "partly reproduced" if on_par else "not reproduced"
+    verdict = share_verdict(len(on_par), len(ADAPTIVE))
     claims.append((ours + f"; 'as high' = at most {ON_PAR_POINTS} points below", verdict))
 
     # 2. SGD least accurate.
     order = sorted(METHODS, key=lambda m: mean["acc"][m])
     ours = "test accuracy %: " + ", ".join(f"{m} {mean['acc'][m]:.2f}" for m in METHODS)
-    claims.append((ours, good if order[0] == "SGD" else "not reproduced"))
+    claims.append((ours, "reproduced" if order[0] == "SGD" else "not reproduced"))
 
     # 3. Fewest epochs to the best validation accuracy.
     others = [m for m in METHODS if m != "WAME"]
     beaten = [m for m in others if mean["epoch"]["WAME"] < mean["epoch"][m]]
     ours = "best validation epoch: " + ", ".join(f"{m} {mean['epoch'][m]:.1f}" for m in METHODS)
-    claims.append((ours, good if len(beaten) == len(others) else "partly reproduced" if beaten else "not reproduced"))
+    claims.append((ours, share_verdict(len(beaten), len(others))))
 
     # 4. Shorter time than Adam and RMSprop.
     faster = [m for m in ADAPTIVE if mean["minutes"]["WAME"] < mean["minutes"][m]]
     ours = "training minutes to the best epoch: " + ", ".join(f"{m} {mean['minutes'][m]:.2f}" for m in METHODS)
-    claims.append((ours, good if len(faster) == 2 else "partly reproduced" if faster else "not reproduced"))
+    claims.append((ours, share_verdict(len(faster), len(ADAPTIVE))))
 
     # 5. Training loss below (MNIST; Fig. 1).
     if dataset == "mnist":
@@ -227,11 +235,9 @@ def claims_for(dataset: str, results: Results | None, paper: dict[str, dict[str,
         below = sum(curves["WAME"][i] < min(curves[m][i] for m in ADAPTIVE) for i in later)
         total = len(later)
         ours = f"mean training loss per epoch below both at {below} of {total} epochs after the first"
-        verdict = good if below == total else "partly reproduced" if below > total / 2 else "not reproduced"
+        verdict = "reproduced" if below == total else "partly reproduced" if below > total / 2 else "not reproduced"
         claims.append((ours, verdict))
-
-    return [Claim(paper=TITLE, claim=c, theirs=t, ours=o, verdict=v, command=command, cpu_time=results.cost(),
-                  page=page) for (c, t), (o, v) in zip(texts, claims)]
+    return claims
 
 
 # ----- figures --------------------------------------------------------------------------------------
@@ -285,8 +291,7 @@ def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -
         reduced_command = run_command(reduced_spec, STORE, cifar=cifar)
         command = (f"{COMMAND} --smoke" if smoke else
                    f"{full_command if res is not None and res.budget == 'full' else reduced_command}; {COMMAND}")
-        decided = claims_for(dataset, res, paper[dataset], command, f"{full_command}; {COMMAND}", smoke)
-        claims += decided if res is not None and res.budget == "full" and not smoke else at_reduced_budget(decided)
+        claims += claims_for(dataset, res, paper[dataset], command, f"{full_command}; {COMMAND}", smoke)
         sections.append(_dataset_section(dataset, res, paper[dataset], out, smoke, full_command, reduced_command))
     sections += [verdicts_section(claims), regenerate(COMMAND, smoke)]
     return write_page(PAPER, sections, claims, out)

@@ -28,6 +28,7 @@ from experiments.reproductions.common import (
     mean_std_by_method,
     regenerate,
     save_figure,
+    share_verdict,
     smoke_warning,
     verdicts_section,
     write_page,
@@ -82,10 +83,10 @@ def compare(acc: dict[str, dict[int, dict[int, float]]], iteration: int) -> list
     return out
 
 
-def pair_verdict(diffs: list[tuple[str, str, list[float]]], good: str) -> tuple[int, str]:
-    """How many pairs the layer-specific method wins on mean, and the verdict (all: ``good``; some: partly)."""
+def pair_verdict(diffs: list[tuple[str, str, list[float]]]) -> tuple[int, str]:
+    """How many pairs the layer-specific method wins on mean, and the verdict (all: reproduced; some: partly)."""
     wins = sum(bool(d) and float(np.mean(d)) > 0 for _, _, d in diffs)
-    return wins, good if wins == len(diffs) else "partly reproduced" if wins else "not reproduced"
+    return wins, share_verdict(wins, len(diffs))
 
 
 def claims_for(results: Results | None, paper: dict[str, dict[int, tuple[float, float]]], command: str,
@@ -101,19 +102,18 @@ def claims_for(results: Results | None, paper: dict[str, dict[int, tuple[float, 
     if results is None:
         return [Claim(paper=TITLE, claim=c, theirs=t, ours="not run", verdict="not run: data not available",
                       command=command, cpu_time="—", page=page) for c, t in texts]
-    good = "reproduced" if results.budget == "full" and not smoke else "consistent at reduced budget"
     acc = accuracies(results)
     evaluated = list(results.study.eval_at)
     claims = []
     for (claim, theirs), it in zip(texts, (evaluated[-1], evaluated[0])):
         diffs = compare(acc, it)
-        wins, verdict = pair_verdict(diffs, good)
+        wins, verdict = pair_verdict(diffs)
         ours = f"at iteration {it}: " + "; ".join(
             f"{o} − {b} {np.mean(d):+.2f} points over {len(d)} seeds" if d else f"{o} − {b}: no pair"
             for o, b, d in diffs) + f" ({wins} of {len(diffs)} higher)"
         claims.append(Claim(paper=TITLE, claim=claim, theirs=theirs, ours=ours, verdict=verdict, command=command,
                             cpu_time=results.cost(), page=page))
-    return claims
+    return claims if results.budget == "full" and not smoke else at_reduced_budget(claims)
 
 
 def plot_accuracy(acc: dict[str, dict[int, dict[int, float]]], paper: dict[str, dict[int, tuple[float, float]]],
@@ -164,8 +164,6 @@ def run(smoke: bool = False, out: Path = DOCS, store_path: Path | None = None) -
     else:
         command = f"{full_command}; {COMMAND}"
     claims = claims_for(results, paper, command, smoke)
-    if results is not None and (results.budget != "full" or smoke):
-        claims = at_reduced_budget(claims)
     sections = [f"# {TITLE}: layer-specific adaptive learning rates on CIFAR-10", _introduction(smoke),
                 _results_section(results, paper, out, full_command, reduced_command)]
     sections += [verdicts_section(claims), regenerate(COMMAND, smoke)]
