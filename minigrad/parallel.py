@@ -19,8 +19,8 @@ The pool and BLAS never compete for the cores: while the pool runs blocks that c
 conv GEMMs), BLAS is held at one thread and restored afterwards. The caller runs a piece of the
 work itself and takes back any piece no worker has started by then, so a worker that a busy
 machine does not schedule does not hold the caller up (a piece already started is waited for).
-With one thread the pool is never touched, and CuPy
-arrays never reach it (the GPU has its own parallelism). A forked child starts a pool of its own.
+With one thread the pool is never touched, and CuPy arrays never reach it (the GPU has its own
+parallelism). A forked child starts a pool of its own.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from experiments.reproductions.common import (
     DOCS,
     ROOT,
     Claim,
+    at_reduced_budget,
     format_duration,
     markdown_table,
     mean_std,
@@ -34,6 +35,7 @@ from experiments.reproductions.common import (
     plain_log_axis,
     regenerate,
     save_figure,
+    share_verdict,
     smoke_warning,
     verdicts_section,
     write_page,
@@ -357,16 +359,7 @@ def _claims(verdicts: dict[tuple[str, str, int], str], controls: dict[tuple[str,
         lower = {order: [it for it in iterations if verdicts.get((order, ours, it)) == "lower"] for order in reports}
         higher = {order: [it for it in iterations if verdicts.get((order, ours, it)) == "higher"] for order in reports}
         n = len(iterations) * len(reports)
-        n_lower = sum(len(v) for v in lower.values())
-        n_higher = sum(len(v) for v in higher.values())
-        if smoke:
-            verdict = "consistent at reduced budget" if n_lower and not n_higher else "not reproduced"
-        elif n_lower == n:
-            verdict = "reproduced"
-        elif n_lower > 0:
-            verdict = "partly reproduced"
-        else:
-            verdict = "not reproduced"
+        verdict = share_verdict(sum(len(v) for v in lower.values()), n)
         theirs = paper[ours]
         their_text = ", ".join(f"{it}: {paper[base][it][0]:.2f}→{theirs[it][0]:.2f}" for it in sorted(theirs))
         ours_text = "; ".join(
@@ -386,11 +379,9 @@ def _claims(verdicts: dict[tuple[str, str, int], str], controls: dict[tuple[str,
         theirs="not tested",
         ours=f"layer-specific significantly lower than a 2×/3× base in {len(beats)} of {len(controls)} comparisons, "
              f"higher in {len(loses)}",
-        verdict=("consistent at reduced budget" if smoke else
-                 "reproduced" if len(beats) == len(controls) else
-                 "partly reproduced" if beats else "not reproduced"),
+        verdict=share_verdict(len(beats), len(controls)),
         command=command, cpu_time=cost, page=f"{PAPER}.md"))
-    return claims
+    return at_reduced_budget(claims) if smoke else claims
 
 
 def _finite_or_dash(x: Any) -> str:
